@@ -1,0 +1,1 @@
+"""Baseline searchers: what Falcon is compared against."""

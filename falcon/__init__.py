@@ -1,0 +1,1 @@
+"""Falcon (SoCC '22): key operators, key-operator resource curves, PCA pruning, region trees and MCTS-BO."""

@@ -1,0 +1,91 @@
+"""The replay oracle: answers each trial of a search from a trace, as a real stress test would.
+
+A searcher sees a target model only through `Oracle.trial`: one noisy repetition of the measurements and the
+operator profile at the configuration it asked for, plus the trial's cost and duration. Scoring (the true
+objective, the optimum) lives in `Scorer`, which the search loop keeps away from the searcher.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Mapping
+
+import numpy as np
+
+from harness.space import Config
+from harness.traces import OpStat, Trace
+
+TRIAL_MINUTES = 15.0  # the paper's stress test: launch container, load test, collect
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What one trial returns. `objective` is 0 for an infeasible configuration."""
+
+    config: Config
+    index: int
+    objective: float
+    feasible: bool
+    metrics: Mapping[str, float]
+    op_profile: Mapping[str, OpStat] | None
+    cost_usd: float  # NaN where the trace has no price
+    duration_s: float
+    reason: str = ""
+
+
+class Oracle:
+    """Replays trials of one model from its trace.
+
+    The repetition returned for a configuration is drawn once per (seed, configuration), so every method run
+    with the same seed sees the same noise for the same configuration (paired seeds), whatever its order.
+    Asking the same configuration again returns the next repetition.
+    """
+
+    def __init__(self, trace: Trace, seed: int, trial_minutes: float = TRIAL_MINUTES):
+        self._trace = trace
+        self.space = trace.space
+        self.trial_minutes = trial_minutes
+        rng = np.random.default_rng([int(seed), 0x0AC1E])
+        self._first_rep = rng.integers(trace.n_reps, size=len(trace.space))
+        self._times_asked = np.zeros(len(trace.space), dtype=np.int64)
+        self.n_trials = 0
+        self.total_cost_usd = 0.0
+        self.total_time_s = 0.0
+
+    def trial(self, config: Mapping) -> Observation:
+        t = self._trace
+        index = self.space.index(config)
+        rep = int((self._first_rep[index] + self._times_asked[index]) % t.n_reps)
+        self._times_asked[index] += 1
+        feasible = t.is_feasible(index, rep)
+        metrics = {f: t.value(f, index, rep) for f in t.fields if f != "objective"}
+        duration = self.trial_minutes * 60.0
+        price = metrics.get("price_per_hour", math.nan)
+        cost = price * duration / 3600.0
+        self.n_trials += 1
+        self.total_time_s += duration
+        if not math.isnan(cost):
+            self.total_cost_usd += cost
+        return Observation(
+            config=self.space.config(index), index=index,
+            objective=t.value("objective", index, rep) if feasible else 0.0, feasible=feasible,
+            metrics=metrics, op_profile=t.op_profile(index), cost_usd=cost, duration_s=duration,
+            reason=t.reason(index, rep))
+
+
+class Scorer:
+    """Knows the truth about one trace, for scoring only: never handed to a searcher."""
+
+    def __init__(self, trace: Trace):
+        self.space = trace.space
+        self._true = trace.true_objective
+        self.optimum = float(self._true.max())
+        self.optimum_index = int(self._true.argmax())
+
+    def true_objective(self, config: Mapping) -> float:
+        return float(self._true[self.space.index(config)])
+
+    def accuracy(self, config: Mapping) -> float:
+        """True objective of `config` over the optimum (the paper's search accuracy), 0..1."""
+        return self.true_objective(config) / self.optimum if self.optimum > 0 else 0.0

@@ -1,0 +1,67 @@
+"""Hydra app: one search per job; `-m` sweeps over methods x targets x seeds.
+
+    python -m harness.run method=random target=vgg16 seed=0 trials=30 results_dir=results
+
+Each job writes `<results_dir>/<trace set>/<method>/<target>/seed=<n>/`; a finished job is skipped when run
+again (`rerun=true` redoes it).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import hydra
+from hydra.utils import instantiate, to_absolute_path
+from omegaconf import DictConfig, OmegaConf
+
+from harness.results import is_done, job_dir, write_job
+from harness.search import Searcher, run_search
+from harness.traces import TraceSet
+
+
+class JobError(ValueError):
+    """A job that cannot run as configured; the message says why."""
+
+
+def sources_for(cfg: DictConfig, traces: TraceSet) -> list[str]:
+    """The split's source models; refuses a target that is also a source, or sources the set lacks."""
+    source = list(cfg.split.source)
+    if cfg.target in source:
+        raise JobError(f"target {cfg.target!r} is a source model of split {cfg.split.name!r}: it would be "
+                       "seen offline")
+    missing = [m for m in source if m not in traces.models]
+    if missing:
+        raise JobError(f"split {cfg.split.name!r} names source models that trace set {traces.name!r} lacks: "
+                       f"{missing}")
+    return source
+
+
+def run_job(cfg: DictConfig) -> Path:
+    traces = TraceSet(to_absolute_path(cfg.traces.path))
+    if cfg.target not in traces.models:
+        raise JobError(f"trace set {traces.name!r} has no model {cfg.target!r}; models: {traces.models}")
+    folder = job_dir(to_absolute_path(cfg.results_dir), traces.name, cfg.method.name, cfg.target, cfg.seed)
+    if is_done(folder) and not cfg.rerun:
+        print(f"skip (finished): {folder}")
+        return folder
+    searcher: Searcher = instantiate(cfg.method.searcher)
+    if type(searcher).fit is not Searcher.fit:
+        searcher.fit(traces.load_many(sources_for(cfg, traces)))
+    records = [r.to_dict() for r in run_search(searcher, traces.load(cfg.target), cfg.seed, cfg.trials)]
+    job = {"trace_set": traces.name, "trace_set_digest": traces.digest(), "method": cfg.method.name,
+           "target": cfg.target, "seed": cfg.seed, "trials": cfg.trials, "split": cfg.split.name,
+           "method_config": OmegaConf.to_container(cfg.method, resolve=True)}
+    write_job(folder, records, job)
+    last = records[-1]
+    print(f"{cfg.method.name} on {cfg.target} seed={cfg.seed}: accuracy {last['accuracy']:.3f} after "
+          f"{len(records)} trials -> {folder}")
+    return folder
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="run")
+def main(cfg: DictConfig) -> None:
+    run_job(cfg)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,352 @@
+"""Traces: one model measured (or simulated, or imported) over one search space, and trace sets on disk.
+
+A trace set is a folder:
+
+    <set>/MANIFEST.json                 schema version, name, space, provenance, per-model metadata, SHA-256 per file
+    <set>/<model>/measurements.parquet  one row per (configuration, repetition): knob columns, `rep`, measurements
+    <set>/<model>/operators.parquet     operator profile: `config_index` (-1: every configuration), `op_type`,
+                                        `time_ms`, `time_share`, `mem_mb`, `mem_share` (NaN where unknown)
+    <set>/<model>/aux-<name>.parquet    auxiliary tables (e.g. the authors' operator curves)
+
+Infeasible configurations (out of memory, crashes) are rows with `feasible = False` and objective 0, never
+missing rows. Measurement fields a source does not have are absent columns, listed in the model's metadata
+under `missing_fields`. No pickle: Parquet and JSON only, so traces from strangers are safe to load.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, NamedTuple
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from harness.space import SearchSpace, SpaceError
+
+SCHEMA_VERSION = 1
+MANIFEST = "MANIFEST.json"
+
+# Measurement fields a trace may carry per (configuration, repetition), besides the knobs, `rep` and `feasible`.
+MEASUREMENT_FIELDS = ("objective", "rps", "latency_p50_ms", "latency_p99_ms", "price_per_hour",
+                      "gpu_mem_used_gb", "power_w")
+OPERATOR_COLUMNS = ("config_index", "op_type", "time_ms", "time_share", "mem_mb", "mem_share")
+
+
+class TraceError(ValueError):
+    """A trace or trace set that cannot be used as it is; the message names the problem."""
+
+
+class OpStat(NamedTuple):
+    """One operator type's share of a model's GPU time and memory at one configuration (NaN where unknown)."""
+
+    time_share: float
+    mem_share: float
+    time_ms: float
+    mem_mb: float
+
+
+@dataclass
+class Trace:
+    """One model over one search space.
+
+    `measurements` has one row per (configuration, repetition) with a column per knob, `rep`, `feasible`,
+    `reason` (why infeasible, '' otherwise) and the fields of MEASUREMENT_FIELDS that the source provides.
+    """
+
+    model: str
+    space: SearchSpace
+    measurements: pd.DataFrame
+    operators: pd.DataFrame | None = None
+    metadata: dict = field(default_factory=dict)
+    auxiliary: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.measurements = _validate_measurements(self.model, self.space, self.measurements)
+        if self.operators is not None:
+            self.operators = _validate_operators(self.model, self.space, self.operators)
+        self.metadata = dict(self.metadata)
+        self.metadata.setdefault("schema_version", SCHEMA_VERSION)
+        if self.metadata["schema_version"] != SCHEMA_VERSION:
+            raise TraceError(f"trace {self.model!r}: schema version {self.metadata['schema_version']} is not "
+                             f"known (this version reads {SCHEMA_VERSION})")
+        self.metadata["missing_fields"] = [f for f in MEASUREMENT_FIELDS if f not in self.measurements.columns]
+        self._build_tables()
+
+    # -- fast views used by the oracle and by scoring -----------------------------------------------------
+    def _build_tables(self) -> None:
+        m = self.measurements
+        n, reps = len(self.space), int(m["rep"].max()) + 1
+        order = np.lexsort((m["rep"].to_numpy(), m["config_index"].to_numpy()))
+        self.n_reps = reps
+        self.fields = [f for f in MEASUREMENT_FIELDS if f in m.columns]
+        self._values = {f: m[f].to_numpy(dtype=float)[order].reshape(n, reps) for f in self.fields}
+        self._feasible = m["feasible"].to_numpy(dtype=bool)[order].reshape(n, reps)
+        self._reasons = m["reason"].to_numpy(dtype=object)[order].reshape(n, reps)
+        feasible_mean = self._feasible.all(axis=1)
+        self.true_objective = np.where(feasible_mean, self._values["objective"].mean(axis=1), 0.0)
+        self.feasible = feasible_mean
+        self._op_cache: dict[int, dict[str, OpStat]] = {}
+
+    def value(self, name: str, index: int, rep: int) -> float:
+        return float(self._values[name][index, rep])
+
+    def is_feasible(self, index: int, rep: int) -> bool:
+        return bool(self._feasible[index, rep])
+
+    def reason(self, index: int, rep: int) -> str:
+        return str(self._reasons[index, rep])
+
+    def op_profile(self, index: int) -> dict[str, OpStat] | None:
+        """Operator profile at one configuration (the model-wide profile where only that is known)."""
+        if self.operators is None:
+            return None
+        if index not in self._op_cache:
+            ops = self.operators
+            rows = ops[ops["config_index"] == index]
+            if rows.empty:
+                rows = ops[ops["config_index"] == -1]
+            self._op_cache[index] = {
+                r.op_type: OpStat(float(r.time_share), float(r.mem_share), float(r.time_ms), float(r.mem_mb))
+                for r in rows.itertuples(index=False)}
+        return self._op_cache[index]
+
+    def objective_table(self) -> pd.DataFrame:
+        """True (mean over repetitions) objective per configuration, with the knob columns."""
+        table = pd.DataFrame(list(self.space))
+        table["objective"] = self.true_objective
+        table["feasible"] = self.feasible
+        return table
+
+
+# -- validation -------------------------------------------------------------------------------------------
+def _validate_measurements(model: str, space: SearchSpace, m: pd.DataFrame) -> pd.DataFrame:
+    where = f"trace {model!r}"
+    missing_knobs = [k for k in space.names if k not in m.columns]
+    if missing_knobs:
+        raise TraceError(f"{where}: measurements lack knob columns {missing_knobs}")
+    for col in ("objective", "feasible"):
+        if col not in m.columns:
+            raise TraceError(f"{where}: measurements lack the required column {col!r}")
+    m = m.reset_index(drop=True).copy()
+    if "rep" not in m.columns:
+        m["rep"] = 0
+    if "reason" not in m.columns:
+        m["reason"] = ""
+    m["reason"] = m["reason"].fillna("").astype(str)
+    m["feasible"] = m["feasible"].astype(bool)
+    m["config_index"] = _indices(where, space, m)
+    for f in MEASUREMENT_FIELDS:
+        if f not in m.columns:
+            continue
+        values = pd.to_numeric(m[f], errors="coerce").to_numpy(dtype=float)
+        bad = m["feasible"].to_numpy() & (np.isnan(values) | (values < 0))
+        if bad.any():
+            row = m.loc[np.flatnonzero(bad)[0]]
+            raise TraceError(f"{where}: {f} is {row[f]!r} (NaN or negative) at configuration "
+                             f"{ {k: row[k] for k in space.names} } repetition {row['rep']}")
+        m[f] = values
+    m.loc[~m["feasible"], "objective"] = 0.0
+    dup = m.duplicated(["config_index", "rep"])
+    if dup.any():
+        row = m.loc[np.flatnonzero(dup.to_numpy())[0]]
+        raise TraceError(f"{where}: configuration { {k: row[k] for k in space.names} } repetition {row['rep']} "
+                         "appears more than once")
+    reps = sorted(m["rep"].unique())
+    if reps != list(range(len(reps))):
+        raise TraceError(f"{where}: repetitions must be numbered 0..n-1, found {reps[:10]}")
+    counts = m.groupby("rep")["config_index"].nunique()
+    for rep, count in counts.items():
+        if count != len(space):
+            present = set(m.loc[m["rep"] == rep, "config_index"])
+            first_missing = next(i for i in range(len(space)) if i not in present)
+            raise TraceError(f"{where}: {len(space) - count} configurations missing in repetition {rep}, "
+                             f"the first being {space.config(first_missing)}")
+    return m
+
+
+def _indices(where: str, space: SearchSpace, m: pd.DataFrame) -> np.ndarray:
+    """Configuration index of every row; refuses knob values outside the space."""
+    digits = np.empty((len(m), len(space.knobs)), dtype=np.int64)
+    for j, knob in enumerate(space.knobs):
+        column = m[knob.name]
+        lookup = {}
+        for value in column.unique():
+            try:
+                lookup[value] = knob.position(value.item() if isinstance(value, np.generic) else value)
+            except SpaceError as e:
+                raise TraceError(f"{where}: {e}") from None
+        digits[:, j] = column.map(lookup).to_numpy()
+    return space.indices_of_digits(digits)
+
+
+def _validate_operators(model: str, space: SearchSpace, ops: pd.DataFrame) -> pd.DataFrame:
+    where = f"trace {model!r} operator profile"
+    for col in ("config_index", "op_type"):
+        if col not in ops.columns:
+            raise TraceError(f"{where}: missing column {col!r}")
+    ops = ops.reset_index(drop=True).copy()
+    for col in OPERATOR_COLUMNS[2:]:
+        ops[col] = pd.to_numeric(ops[col], errors="coerce") if col in ops.columns else np.nan
+    ops["config_index"] = ops["config_index"].astype(np.int64)
+    ops["op_type"] = ops["op_type"].astype(str)
+    bad = ~ops["config_index"].between(-1, len(space) - 1)
+    if bad.any():
+        raise TraceError(f"{where}: config_index {ops.loc[bad, 'config_index'].iloc[0]} is outside the space")
+    if ops.duplicated(["config_index", "op_type"]).any():
+        raise TraceError(f"{where}: an operator type appears twice at one configuration")
+    return ops[list(OPERATOR_COLUMNS)]
+
+
+# -- trace sets on disk -----------------------------------------------------------------------------------
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _write_parquet(df: pd.DataFrame, path: Path) -> None:
+    # Fixed writer settings so the same table gives the same bytes.
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    pq.write_table(table, path, compression="zstd", write_statistics=False)
+
+
+def _model_files(trace: Trace) -> dict[str, pd.DataFrame]:
+    columns = trace.space.names + ["rep", "feasible", "reason"] + trace.fields
+    files = {"measurements.parquet": trace.measurements[columns]}
+    if trace.operators is not None:
+        files["operators.parquet"] = trace.operators
+    for name, table in sorted(trace.auxiliary.items()):
+        files[f"aux-{name}.parquet"] = table
+    return files
+
+
+def write_trace_set(path: str | Path, traces: Iterable[Trace], name: str, info: dict | None = None) -> Path:
+    """Write a whole trace set atomically: into a temporary sibling folder, then renamed into place.
+
+    An existing set at `path` is replaced only once the new one is complete; a failure leaves it untouched.
+    """
+    path = Path(path)
+    traces = list(traces)
+    if not traces:
+        raise TraceError("a trace set needs at least one trace")
+    space = traces[0].space
+    for t in traces:
+        if t.space != space:
+            raise TraceError(f"trace {t.model!r} is over another space than {traces[0].model!r}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+    try:
+        manifest = {"schema_version": SCHEMA_VERSION, "name": name, "info": info or {},
+                    "space": space.to_dict(), "models": {}, "files": {}}
+        for t in sorted(traces, key=lambda t: t.model):
+            (tmp / t.model).mkdir()
+            for fname, table in _model_files(t).items():
+                _write_parquet(table, tmp / t.model / fname)
+                rel = f"{t.model}/{fname}"
+                manifest["files"][rel] = sha256_file(tmp / rel)
+            manifest["models"][t.model] = _jsonable(t.metadata)
+        _write_json(tmp / MANIFEST, manifest)
+        _fsync_tree(tmp)
+        _replace_dir(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return path
+
+
+def _replace_dir(new: Path, target: Path) -> None:
+    if target.exists():
+        old = target.with_name(f".{target.name}.old-{os.getpid()}")
+        os.replace(target, old)
+        os.replace(new, target)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(new, target)
+
+
+def _fsync_tree(root: Path) -> None:
+    for p in sorted(root.rglob("*")):
+        if p.is_file():
+            with open(p, "rb") as f:
+                os.fsync(f.fileno())
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    path.write_text(json.dumps(obj, indent=1, sort_keys=True) + "\n")
+
+
+def _jsonable(obj: Any) -> Any:
+    return json.loads(json.dumps(obj, default=lambda o: o.item() if isinstance(o, np.generic) else str(o)))
+
+
+class TraceSet:
+    """A trace set folder: its manifest, and its models loaded on demand with hash checks."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        manifest_path = self.path / MANIFEST
+        if not manifest_path.exists():
+            hint = " (run `python -m harness.import_release` or `python -m harness.simulate` first?)"
+            raise TraceError(f"no trace set at {self.path}: {MANIFEST} not found{hint}")
+        try:
+            self.manifest = json.loads(manifest_path.read_text())
+        except json.JSONDecodeError as e:
+            raise TraceError(f"{manifest_path} is not valid JSON: {e}") from None
+        version = self.manifest.get("schema_version")
+        if version != SCHEMA_VERSION:
+            raise TraceError(f"{manifest_path}: schema version {version!r} is not known "
+                             f"(this version reads {SCHEMA_VERSION})")
+        self.name: str = self.manifest["name"]
+        self.space = SearchSpace.from_dict(self.manifest["space"])
+        self._cache: dict[str, Trace] = {}
+
+    @property
+    def models(self) -> list[str]:
+        return sorted(self.manifest["models"])
+
+    def digest(self) -> str:
+        """SHA-256 over the manifest's file hashes: identifies this exact trace set."""
+        return hashlib.sha256(json.dumps(self.manifest["files"], sort_keys=True).encode()).hexdigest()
+
+    def verify(self, model: str) -> None:
+        """Check every file of one model against the manifest's SHA-256."""
+        for rel, expected in self.manifest["files"].items():
+            if not rel.startswith(f"{model}/"):
+                continue
+            file = self.path / rel
+            if not file.exists():
+                raise TraceError(f"trace set {self.name!r}: file {file} listed in the manifest is missing")
+            actual = sha256_file(file)
+            if actual != expected:
+                raise TraceError(f"trace set {self.name!r}: {file} has SHA-256 {actual[:12]}..., the manifest "
+                                 f"says {expected[:12]}... (corrupted or modified)")
+
+    def load(self, model: str) -> Trace:
+        if model not in self.manifest["models"]:
+            raise TraceError(f"trace set {self.name!r} has no model {model!r}; models: {self.models}")
+        if model not in self._cache:
+            self.verify(model)
+            folder = self.path / model
+            try:
+                measurements = pd.read_parquet(folder / "measurements.parquet")
+                ops_file = folder / "operators.parquet"
+                operators = pd.read_parquet(ops_file) if ops_file.exists() else None
+                aux = {p.stem[4:]: pd.read_parquet(p) for p in sorted(folder.glob("aux-*.parquet"))}
+            except (OSError, pa.ArrowException) as e:
+                raise TraceError(f"trace set {self.name!r}: cannot read {folder}: {e}") from None
+            self._cache[model] = Trace(model, self.space, measurements, operators,
+                                       self.manifest["models"][model], aux)
+        return self._cache[model]
+
+    def load_many(self, models: Iterable[str]) -> list[Trace]:
+        return [self.load(m) for m in models]
