@@ -34,9 +34,14 @@ class Knob:
             raise SpaceError(f"knob {self.name!r} has no values")
         if len(set(self.values)) != len(self.values):
             raise SpaceError(f"knob {self.name!r} has duplicated values: {list(self.values)}")
+        object.__setattr__(self, "_positions", {v: i for i, v in enumerate(self.values)})
 
     def position(self, value: Any) -> int:
         """Index of `value` among this knob's values; refuses values outside the knob."""
+        try:
+            return self._positions[value]
+        except (KeyError, TypeError):
+            pass
         for i, v in enumerate(self.values):
             if v == value or (isinstance(v, float) and _is_number(value) and np.isclose(v, float(value))):
                 return i
@@ -62,6 +67,7 @@ class SearchSpace:
         self.radices = np.array([len(k.values) for k in self.knobs], dtype=np.int64)
         # weight of each digit in the mixed-radix index: the last knob varies fastest
         self._weights = np.concatenate([np.cumprod(self.radices[::-1])[::-1][1:], [1]]).astype(np.int64)
+        self._weight_list = [int(w) for w in self._weights]
 
     # -- construction -------------------------------------------------------------------------------------
     @classmethod
@@ -118,14 +124,21 @@ class SearchSpace:
         return np.array([k.position(config[k.name]) for k in self.knobs], dtype=np.int64)
 
     def index(self, config: Mapping[str, Any]) -> int:
+        if len(config) == len(self.knobs):
+            try:
+                return sum(k.position(config[k.name]) * w for k, w in zip(self.knobs, self._weight_list))
+            except KeyError:
+                pass  # a knob is missing: digits() names it
         return int(self.digits(config) @ self._weights)
 
     def config(self, index: int) -> Config:
         index = int(index)
         if not 0 <= index < len(self):
             raise SpaceError(f"index {index} is outside space {self.name!r} (0..{len(self) - 1})")
-        digits = (index // self._weights) % self.radices
-        return {k.name: k.values[d] for k, d in zip(self.knobs, digits)}
+        config = {}
+        for k, w in zip(self.knobs, self._weight_list):
+            config[k.name] = k.values[(index // w) % len(k.values)]
+        return config
 
     def __iter__(self) -> Iterator[Config]:
         return (self.config(i) for i in range(len(self)))

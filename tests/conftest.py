@@ -1,0 +1,65 @@
+"""Fixtures shared by the whole suite: the imported release, small spaces and synthetic traces."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from harness.import_release import import_release
+from harness.space import Knob, SearchSpace, load_space
+from harness.traces import Trace, TraceSet
+
+RELEASE = Path(__file__).resolve().parents[2] / "shared" / "data" / "falcon-release"
+
+
+@pytest.fixture(scope="session")
+def paper_space() -> SearchSpace:
+    return load_space("paper")
+
+
+@pytest.fixture(scope="session")
+def release_dir() -> Path:
+    """The authors' converted release, read-only in ../shared."""
+    return RELEASE
+
+
+@pytest.fixture(scope="session")
+def release_set(tmp_path_factory) -> TraceSet:
+    """The authors' release imported once per test session (read from ../shared, never copied into git)."""
+    out = tmp_path_factory.mktemp("traces") / "falcon-release"
+    import_release(RELEASE, out, "falcon-release", load_space("paper"))
+    return TraceSet(out)
+
+
+@pytest.fixture
+def small_space() -> SearchSpace:
+    """A 4 x 3 x 5 = 60-point space with one categorical knob."""
+    return SearchSpace([Knob("cores", (1, 2, 4, 8)), Knob("gpu", ("a", "b", "c"), ordered=False),
+                        Knob("batch", (1, 2, 4, 8, 16))], name="small")
+
+
+def synthetic_trace(space: SearchSpace, objective: Callable[[dict], float], model: str = "synthetic",
+                    reps: int = 1, noise: float = 0.0, seed: int = 0,
+                    op_shares: dict[str, float] | None = None) -> Trace:
+    """A trace whose true objective is `objective(config)`, with multiplicative Gaussian noise per repetition."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for config in space:
+        value = objective(config)
+        for rep in range(reps):
+            noisy = max(value * (1 + noise * rng.standard_normal()), 0.0) if noise else value
+            rows.append({**config, "rep": rep, "objective": noisy, "feasible": value > 0})
+    operators = None
+    if op_shares:
+        operators = pd.DataFrame({"config_index": -1, "op_type": list(op_shares),
+                                  "time_share": list(op_shares.values())})
+    return Trace(model, space, pd.DataFrame(rows), operators, {"provenance": "synthetic", "seed": seed})
+
+
+@pytest.fixture
+def make_trace() -> Callable[..., Trace]:
+    return synthetic_trace

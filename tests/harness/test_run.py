@@ -1,0 +1,69 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+from harness.results import ResultsError, read_job
+from harness.run import JobError, run_job
+from harness.space import CONF_DIR
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def config(release_set, results, *overrides):
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return compose("run", overrides=[f"traces.path={release_set.path}", f"results_dir={results}",
+                                         *overrides])
+
+
+def records_without_time(folder):
+    return [{k: v for k, v in r.items() if k != "ask_ms"} for r in read_job(folder)[1]]
+
+
+def test_same_seed_gives_identical_records(release_set, tmp_path):
+    a = run_job(config(release_set, tmp_path / "a", "target=vgg16", "seed=3", "trials=12"))
+    b = run_job(config(release_set, tmp_path / "b", "target=vgg16", "seed=3", "trials=12"))
+    assert records_without_time(a) == records_without_time(b)
+    c = run_job(config(release_set, tmp_path / "c", "target=vgg16", "seed=4", "trials=12"))
+    assert records_without_time(a) != records_without_time(c)
+    job = json.loads((a / "job.json").read_text())
+    assert job["n_trials"] == 12 and job["trace_set_digest"] == release_set.digest()
+    assert a == tmp_path / "a" / "falcon-release" / "random" / "vgg16" / "seed=3"
+
+
+def test_finished_job_is_skipped_and_truncated_job_is_redone(release_set, tmp_path, capsys):
+    cfg = config(release_set, tmp_path, "target=gru", "trials=5")
+    folder = run_job(cfg)
+    before = (folder / "trials.jsonl").read_bytes()
+    run_job(cfg)
+    assert "skip (finished)" in capsys.readouterr().out
+    (folder / "trials.jsonl").write_bytes(before[: len(before) // 2])
+    with pytest.raises(ResultsError, match="trials.jsonl"):
+        read_job(folder)
+    run_job(cfg)
+    assert len(read_job(folder)[1]) == 5
+
+
+def test_bad_jobs_get_one_clear_message(release_set, tmp_path):
+    with pytest.raises(Exception, match="has no model 'vgg-16'"):
+        run_job(config(release_set, tmp_path, "target=vgg-16"))
+    from harness.run import sources_for
+
+    with pytest.raises(JobError, match="is a source model"):
+        sources_for(config(release_set, tmp_path, "target=resnet-152"), release_set)
+
+
+def test_command_line_runs_one_search(release_set, tmp_path):
+    cmd = [sys.executable, "-m", "harness.run", "method=random", f"traces.path={release_set.path}",
+           "target=roberta", "seed=1", "trials=4", f"results_dir={tmp_path}"]
+    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert "random on roberta seed=1" in out
+    lines = (tmp_path / "falcon-release" / "random" / "roberta" / "seed=1" / "trials.jsonl").read_text()
+    first = json.loads(lines.splitlines()[0])
+    assert set(first) >= {"trial", "config", "objective", "recommended", "accuracy", "ask_ms"}
+    bad = subprocess.run(cmd[:-1] + [f"results_dir={tmp_path}", "trails=4"], cwd=ROOT, capture_output=True,
+                         text=True)
+    assert bad.returncode != 0 and "trails" in bad.stderr
