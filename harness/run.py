@@ -8,13 +8,15 @@ again (`rerun=true` redoes it).
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 
 import hydra
 from hydra.utils import instantiate, to_absolute_path
 from omegaconf import DictConfig, OmegaConf
 
-from harness.results import is_done, job_dir, write_job
+from harness.results import atomic_write_text, is_done, job_dir, write_job
 from harness.search import Searcher, run_search
 from harness.traces import TraceSet
 
@@ -36,25 +38,50 @@ def sources_for(cfg: DictConfig, traces: TraceSet) -> list[str]:
     return source
 
 
+def fit_searcher(searcher: Searcher, cfg: DictConfig, traces: TraceSet, cache_dir: Path) -> None:
+    """Fit a transfer method on the split's sources, through a JSON cache when the method can export its state.
+
+    The key is (method config, source models, trace-set digest). A fresh fit is also passed through JSON before
+    use, so every job runs on exactly the state a cached job would load, whichever job fitted first.
+    """
+    sources = sources_for(cfg, traces)
+    if not hasattr(searcher, "get_state"):
+        searcher.fit(traces.load_many(sources))
+        return
+    key = json.dumps({"method": OmegaConf.to_container(cfg.method, resolve=True), "sources": sources,
+                      "traces": traces.digest()}, sort_keys=True)
+    path = cache_dir / f"{cfg.method.name}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.json"
+    try:
+        state = json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        searcher.fit(traces.load_many(sources))
+        text = json.dumps(searcher.get_state(), sort_keys=True)
+        atomic_write_text(path, text)
+        state = json.loads(text)
+    searcher.set_state(state)
+
+
 def run_job(cfg: DictConfig) -> Path:
     traces = TraceSet(to_absolute_path(cfg.traces.path))
     if cfg.target not in traces.models:
         raise JobError(f"trace set {traces.name!r} has no model {cfg.target!r}; models: {traces.models}")
     folder = job_dir(to_absolute_path(cfg.results_dir), traces.name, cfg.method.name, cfg.target, cfg.seed)
     if is_done(folder) and not cfg.rerun:
-        print(f"skip (finished): {folder}")
+        if cfg.verbose:
+            print(f"skip (finished): {folder}")
         return folder
     searcher: Searcher = instantiate(cfg.method.searcher)
     if type(searcher).fit is not Searcher.fit:
-        searcher.fit(traces.load_many(sources_for(cfg, traces)))
+        fit_searcher(searcher, cfg, traces, Path(to_absolute_path(cfg.results_dir)) / ".fits")
     records = [r.to_dict() for r in run_search(searcher, traces.load(cfg.target), cfg.seed, cfg.trials)]
-    job = {"trace_set": traces.name, "trace_set_digest": traces.digest(), "method": cfg.method.name,
+    job = {"trace_set": traces.name, "trace_set_digest": traces.digest(), "trace_path": cfg.traces.path,
+           "method": cfg.method.name,
            "target": cfg.target, "seed": cfg.seed, "trials": cfg.trials, "split": cfg.split.name,
            "method_config": OmegaConf.to_container(cfg.method, resolve=True)}
     write_job(folder, records, job)
-    last = records[-1]
-    print(f"{cfg.method.name} on {cfg.target} seed={cfg.seed}: accuracy {last['accuracy']:.3f} after "
-          f"{len(records)} trials -> {folder}")
+    if cfg.verbose:
+        print(f"{cfg.method.name} on {cfg.target} seed={cfg.seed}: accuracy {records[-1]['accuracy']:.3f} "
+              f"after {len(records)} trials -> {folder}")
     return folder
 
 

@@ -1,0 +1,265 @@
+"""Figures and summaries from a results folder.
+
+    python -m harness.report results_dir=results
+
+writes, under `<results_dir>/report/` (or `out=DIR`):
+- `summary.json`: per method `accuracy_mean` and `accuracy_p10` (lists over t = 1..T, mean and 10th percentile
+  over targets x seeds), `trials_to_90_median`, `ask_ms_median`, and the same per target model under `per_model`;
+- `summary.md`: the same as tables, with the accuracy at 6, 15 and 30 trials;
+- figures: accuracy vs trials (the paper's Figure 10), per-model accuracy at 6/15/30 trials (Figure 12), the
+  search paths on one model over two knobs (Figure 13), KOP-threshold and PCA-cut-off sensitivity (Figures
+  14-15, from ablation methods), and the trials each method spent per phase (Figure 11b).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import hydra
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from hydra.utils import to_absolute_path  # noqa: E402
+from omegaconf import DictConfig  # noqa: E402
+
+from harness.metrics import aggregate, trials_to_target  # noqa: E402
+from harness.results import ResultsError, job_folders, load_results, read_job  # noqa: E402
+from harness.traces import TraceSet  # noqa: E402
+
+MARKS = (6, 15, 30)
+
+
+# -- summary ----------------------------------------------------------------------------------------------
+def curves_of(results: pd.DataFrame) -> dict[tuple[str, str, int], np.ndarray]:
+    """Accuracy curve of every (method, target, seed) run."""
+    ordered = results.sort_values(["method", "target", "seed", "trial"])
+    return {key: group["accuracy"].to_numpy(dtype=float)
+            for key, group in ordered.groupby(["method", "target", "seed"], sort=True)}
+
+
+def _summarise(curves: list[np.ndarray], ask_ms: np.ndarray) -> dict:
+    length = min(len(c) for c in curves)
+    stacked = np.stack([c[:length] for c in curves])
+    reached = np.array([trials_to_target(c) for c in stacked])
+    median = float(np.median(np.where(np.isnan(reached), np.inf, reached)))
+    return {**aggregate(stacked), "trials_to_90_median": median if math.isfinite(median) else None,
+            "ask_ms_median": float(np.median(ask_ms)), "runs": len(curves)}
+
+
+def summarise(results: pd.DataFrame) -> dict:
+    curves = curves_of(results)
+    summary = {}
+    for method, rows in results.groupby("method", sort=True):
+        runs = [c for (m, _, _), c in curves.items() if m == method]
+        summary[method] = _summarise(runs, rows["ask_ms"].to_numpy())
+        summary[method]["per_model"] = {
+            target: _summarise([c for (m, t, _), c in curves.items() if m == method and t == target],
+                               model_rows["ask_ms"].to_numpy())
+            for target, model_rows in rows.groupby("target", sort=True)}
+    return summary
+
+
+def _at(curve: list[float], t: int) -> str:
+    return f"{curve[t - 1]:.3f}" if len(curve) >= t else "-"
+
+
+def summary_markdown(summary: dict, trace_set: str) -> str:
+    marks = [t for t in (1, 3, *MARKS) if any(len(s["accuracy_mean"]) >= t for s in summary.values())]
+    lines = [f"# Results on {trace_set}", "",
+             "Accuracy = true objective of the recommended configuration / optimum, mean over targets x seeds.", "",
+             "| method | runs | " + " | ".join(f"acc@{t}" for t in marks) + " | p10@6 | trials to 90 % (median) | "
+             "ask ms (median) |", "|" + " --- |" * (len(marks) + 5)]
+    for method, s in sorted(summary.items(), key=lambda kv: -_value_at(kv[1], 6)):
+        t90 = s["trials_to_90_median"]
+        lines.append(f"| {method} | {s['runs']} | " + " | ".join(_at(s["accuracy_mean"], t) for t in marks)
+                     + f" | {_at(s['accuracy_p10'], 6)} | {'never' if t90 is None else int(t90)} | "
+                     f"{s['ask_ms_median']:.2f} |")
+    for t in MARKS:
+        ranked = sorted(((s["accuracy_mean"][t - 1], m) for m, s in summary.items()
+                         if len(s["accuracy_mean"]) >= t), reverse=True)
+        if ranked:
+            lines += ["", f"Best mean accuracy after {t} trials: **{ranked[0][1]}** ({ranked[0][0]:.3f})."]
+    lines += ["", "## Per model: mean accuracy after 6 / 15 / 30 trials", ""]
+    targets = sorted({t for s in summary.values() for t in s["per_model"]})
+    lines += ["| method | " + " | ".join(targets) + " |", "|" + " --- |" * (len(targets) + 1)]
+    for method, s in sorted(summary.items()):
+        cells = ["/".join(_at(s["per_model"][t]["accuracy_mean"], k) for k in MARKS) if t in s["per_model"]
+                 else "-" for t in targets]
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+# -- figures ----------------------------------------------------------------------------------------------
+def plot_accuracy(curves: dict, methods: list[str], out: Path) -> Path:
+    """Figure 10: mean accuracy vs trials with 95 % confidence bands; marks at 6, 15 and 30 trials."""
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for method in methods:
+        runs = [c for (m, _, _), c in curves.items() if m == method]
+        stacked = np.stack([c[:min(len(r) for r in runs)] for c in runs])
+        t = np.arange(1, stacked.shape[1] + 1)
+        mean = stacked.mean(axis=0)
+        half = 1.96 * stacked.std(axis=0, ddof=1) / np.sqrt(len(runs)) if len(runs) > 1 else 0 * mean
+        ax.plot(t, mean, label=method, lw=2 if method.startswith("falcon") else 1.2)
+        ax.fill_between(t, mean - half, mean + half, alpha=0.15)
+    for mark in MARKS:
+        ax.axvline(mark, color="grey", ls=":", lw=0.8)
+    ax.axhline(0.9, color="black", ls="--", lw=0.6)
+    ax.set(xlabel="trials", ylabel="search accuracy (recommended / optimum)", ylim=(0, 1.02),
+           title="Accuracy vs trials (mean, 95 % CI)")
+    ax.legend(fontsize=7, ncol=2, loc="lower right")
+    return _save(fig, out / "fig10_accuracy_vs_trials.png")
+
+
+def plot_per_model(summary: dict, methods: list[str], out: Path) -> Path:
+    """Figure 12: per-model mean accuracy at 6, 15 and 30 trials."""
+    targets = sorted({t for m in methods for t in summary[m]["per_model"]})
+    fig, axes = plt.subplots(len(MARKS), 1, figsize=(max(8, len(targets) * 0.9), 8), sharex=True)
+    width = 0.8 / max(len(methods), 1)
+    for ax, mark in zip(axes, MARKS):
+        for i, method in enumerate(methods):
+            values = [_value_at(summary[method]["per_model"].get(t), mark) for t in targets]
+            ax.bar(np.arange(len(targets)) + i * width, values, width, label=method)
+        ax.set(ylabel=f"acc@{mark}", ylim=(0, 1.05))
+        ax.axhline(0.9, color="black", ls="--", lw=0.6)
+    axes[-1].set_xticks(np.arange(len(targets)) + 0.4 - width / 2, targets, rotation=45, ha="right")
+    axes[0].legend(fontsize=6, ncol=5, loc="lower left")
+    axes[0].set_title("Per-model mean accuracy after 6 / 15 / 30 trials")
+    return _save(fig, out / "fig12_per_model.png")
+
+
+def _value_at(summary: dict | None, t: int) -> float:
+    """Mean accuracy after t trials (0 where the runs are shorter)."""
+    if not summary or len(summary["accuracy_mean"]) < t:
+        return 0.0
+    return summary["accuracy_mean"][t - 1]
+
+
+def plot_search_path(results_dir: Path, trace_set: str, out: Path, model: str, methods: list[str],
+                     knobs: tuple[str, str]) -> Path | None:
+    """Figure 13: where each method's trials went over two knobs, on the model's best objective per cell."""
+    runs = {m: results_dir / trace_set / m / model / "seed=0" for m in methods}
+    runs = {m: f for m, f in runs.items() if (f / "job.json").exists()}
+    if not runs:
+        return None
+    job, _ = read_job(next(iter(runs.values())))
+    trace = TraceSet(to_absolute_path(job["trace_path"])).load(model)
+    x_knob, y_knob = (trace.space.knob(k) for k in knobs)
+    table = trace.objective_table()
+    cell = table.groupby([y_knob.name, x_knob.name])["objective"].max().unstack()
+    cell = cell.loc[list(y_knob.values), list(x_knob.values)] / trace.true_objective.max()
+    fig, axes = plt.subplots(1, len(runs), figsize=(5 * len(runs), 4), squeeze=False)
+    for ax, (method, folder) in zip(axes[0], runs.items()):
+        _, records = read_job(folder)
+        ax.imshow(cell.to_numpy(), origin="lower", cmap="Greens", vmin=0, vmax=1, aspect="auto")
+        xs = [x_knob.position(r["config"][x_knob.name]) for r in records[:15]]
+        ys = [y_knob.position(r["config"][y_knob.name]) for r in records[:15]]
+        jitter = np.random.default_rng(0).uniform(-0.15, 0.15, size=(2, len(xs)))
+        ax.plot(np.add(xs, jitter[0]), np.add(ys, jitter[1]), "-o", color="tab:red", ms=4, lw=0.8)
+        for k, (x, y) in enumerate(zip(np.add(xs, jitter[0]), np.add(ys, jitter[1])), 1):
+            ax.annotate(str(k), (x, y), fontsize=6, xytext=(2, 2), textcoords="offset points")
+        ax.set_xticks(range(len(x_knob.values)), x_knob.values)
+        ax.set_yticks(range(len(y_knob.values)), y_knob.values)
+        ax.set(xlabel=x_knob.name, ylabel=y_knob.name, title=f"{method} on {model}: first 15 trials (seed 0)")
+    return _save(fig, out / "fig13_search_path.png")
+
+
+def plot_sensitivity(summary: dict, jobs: dict[str, dict], out: Path, parameter: str, name: str) -> Path | None:
+    """Figures 14-15: Falcon's accuracy at 6/15/30 trials and trials to 90 % against one parameter's value."""
+    points = []
+    for method, config in jobs.items():
+        value = config.get("searcher", {}).get(parameter)
+        if method.startswith("falcon") and value is not None and method in summary:
+            points.append((float(value), method))
+    if len({v for v, _ in points}) < 2:
+        return None
+    points.sort()
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(9, 3.5))
+    values = [v for v, _ in points]
+    for mark in MARKS:
+        ax.plot(values, [_value_at(summary[m], mark) for _, m in points], "-o", label=f"{mark} trials")
+    t90 = [summary[m]["trials_to_90_median"] for _, m in points]
+    ax2.bar([str(v) for v in values], [t if t is not None else 0 for t in t90])
+    ax.set(xlabel=parameter, ylabel="mean accuracy", ylim=(0, 1.02), title=f"Falcon: {parameter}")
+    ax.legend(fontsize=7)
+    ax2.set(xlabel=parameter, ylabel="trials to 90 % (median; 0 = never)")
+    return _save(fig, out / f"{name}.png")
+
+
+def plot_phases(results: pd.DataFrame, out: Path) -> Path | None:
+    """Figure 11b: mean number of trials each method spent per phase, where methods report phases."""
+    phased = results.dropna(subset=["phase"])
+    if phased.empty:
+        return None
+    runs = phased.groupby("method")[["target", "seed"]].apply(lambda g: len(g.drop_duplicates()))
+    counts = phased.groupby(["method", "phase"]).size().unstack(fill_value=0).div(runs, axis=0)
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    counts.plot.barh(stacked=True, ax=ax)
+    ax.set(xlabel="trials per search (mean)", title="Trials spent per phase")
+    return _save(fig, out / "fig11b_phases.png")
+
+
+def _save(fig, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=120, metadata={"Software": None})
+    plt.close(fig)
+    return path
+
+
+# -- entry point ------------------------------------------------------------------------------------------
+def pick_trace_set(results: pd.DataFrame, requested: str | None) -> str:
+    sets = sorted(results["trace_set"].unique())
+    if requested is not None:
+        if requested not in sets:
+            raise ResultsError(f"no results for trace set {requested!r}; found {sets}")
+        return requested
+    if len(sets) > 1:
+        raise ResultsError(f"results for several trace sets {sets}: choose one with trace_set=NAME")
+    return sets[0]
+
+
+def report(results_dir: Path, out: Path, trace_set: str | None = None, path_model: str = "roberta",
+           path_knobs: tuple[str, str] = ("gpu_mem_gb", "batch_size")) -> dict:
+    results = load_results(results_dir)
+    if results.empty:
+        raise ResultsError(f"no finished jobs under {results_dir}")
+    trace_set = pick_trace_set(results, trace_set)
+    results = results[results["trace_set"] == trace_set]
+    out.mkdir(parents=True, exist_ok=True)
+    summary = summarise(results)
+    (out / "summary.json").write_text(json.dumps(summary, indent=1, sort_keys=True) + "\n")
+    (out / "summary.md").write_text(summary_markdown(summary, trace_set))
+    jobs = {}  # method -> its config; ablation variants (`ablation: true`) only appear in the sensitivity figures
+    for folder in job_folders(results_dir):
+        job, _ = read_job(folder)
+        if job["trace_set"] == trace_set:
+            jobs.setdefault(job["method"], job["method_config"])
+    main_methods = sorted(m for m in summary if not jobs[m].get("ablation", False))
+    figures = [plot_accuracy(curves_of(results), main_methods, out), plot_per_model(summary, main_methods, out),
+               plot_search_path(results_dir, trace_set, out, path_model,
+                                [m for m in ("falcon", "morphling") if m in summary], path_knobs),
+               plot_sensitivity(summary, jobs, out, "kop_threshold", "fig14_kop_threshold"),
+               plot_sensitivity(summary, jobs, out, "pca_cutoff", "fig15_pca_cutoff"),
+               plot_phases(results, out)]
+    return {"summary": out / "summary.json", "figures": [f for f in figures if f is not None]}
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="report")
+def main(cfg: DictConfig) -> None:
+    results_dir = Path(to_absolute_path(cfg.results_dir))
+    out = Path(to_absolute_path(cfg.out)) if cfg.out else results_dir / "report"
+    try:
+        written = report(results_dir, out, cfg.trace_set, cfg.path_model, tuple(cfg.path_knobs))
+    except ResultsError as e:
+        raise SystemExit(f"report: {e}") from None
+    print(f"summary: {written['summary']}")
+    for figure in written["figures"]:
+        print(f"figure:  {figure}")
+
+
+if __name__ == "__main__":
+    main()
