@@ -1,0 +1,118 @@
+"""Write a simulated trace set: every configuration of a space, for every model, with repetitions.
+
+    python -m harness.simulate                        # traces/sim-v1: the paper's 30 models x 1,440 configs x 5 reps
+    python -m harness.simulate models=[vgg16,gru] out=traces/sim-small name=sim-small
+    python -m harness.simulate sim.noise.model_effect_scale=0 out=traces/sim-v1-nofx name=sim-v1-nofx
+
+The same configuration and seed give byte-identical files. docs/simulator.md describes the model behind it.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import sys
+
+import hydra
+import numpy as np
+import pandas as pd
+from hydra.utils import to_absolute_path
+from omegaconf import DictConfig, OmegaConf
+
+from harness.sim import Simulator
+from harness.sim.noise import rng as keyed_rng
+from harness.sim.opcost import PARAMS_FILE
+from harness.space import CONF_DIR, SearchSpace, load_space
+from harness.traces import MEASUREMENT_FIELDS, Trace, sha256_file, write_trace_set
+
+# Significant digits kept: finer than each field's repetition noise (3 % on throughput, 1 % on power, ~25 % p99 tail).
+DIGITS = {"latency_p99_ms": 3, "power_w": 3}
+DEFAULT_DIGITS = 4
+
+
+def round_sig(x: np.ndarray, digits: int) -> np.ndarray:
+    """Round to significant digits (smaller files; far finer than the repetition noise)."""
+    x = np.asarray(x, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = 10.0 ** (digits - 1 - np.floor(np.log10(np.abs(x))))
+    scale = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
+    return np.round(x * scale) / scale
+
+
+def simulate_trace(sim: Simulator, model: str, space: SearchSpace, reps: int, seed: int,
+                   metadata: dict) -> Trace:
+    digits = space.grid_digits()
+    grid = pd.DataFrame({k.name: np.array(k.values)[digits[:, j]] for j, k in enumerate(space.knobs)})
+    expected = sim.simulate(model, {k: grid[k].to_numpy() for k in space.names})
+    noisy = sim.repetitions(expected, reps, keyed_rng(seed, "reps", model))
+    n = len(grid)
+    m = grid.loc[np.repeat(np.arange(n), reps)].reset_index(drop=True)
+    m["rep"] = np.tile(np.arange(reps), n)
+    m["feasible"] = np.repeat(expected["feasible"], reps)
+    m["reason"] = np.repeat(expected["reason"], reps)
+    for f in MEASUREMENT_FIELDS:
+        m[f] = round_sig(noisy[f].reshape(-1), DIGITS.get(f, DEFAULT_DIGITS))
+    return Trace(model, space, m, operator_table(expected), metadata)
+
+
+def operator_table(expected: dict) -> pd.DataFrame:
+    """One row per (feasible configuration, operator type); OOM configurations have no profile."""
+    time_ms, mem_mb = expected["op_time_ms"], expected["op_mem_mb"]
+    feasible = np.flatnonzero(expected["feasible"])
+    types = np.array(expected["op_types"])
+    keep = (time_ms[feasible] > 0) | (mem_mb[feasible] > 0)
+    rows, cols = np.nonzero(keep)
+    t, mm = time_ms[feasible][rows, cols], mem_mb[feasible][rows, cols]
+    t_total = time_ms[feasible].sum(axis=1)[rows]
+    m_total = mem_mb[feasible].sum(axis=1)[rows]
+    digits = DEFAULT_DIGITS
+    return pd.DataFrame({
+        "config_index": feasible[rows].astype(np.int64), "op_type": types[cols],
+        "time_ms": round_sig(t, digits), "time_share": np.round(np.where(t_total > 0, t / t_total, 0.0), 5),
+        "mem_mb": round_sig(mm, digits), "mem_share": np.round(np.where(m_total > 0, mm / m_total, 0.0), 5)})
+
+
+def model_list(cfg: DictConfig) -> list[str]:
+    if cfg.models is not None:
+        return list(cfg.models)
+    split = OmegaConf.load(CONF_DIR / "split" / f"{cfg.split}.yaml")
+    return sorted(list(split.source) + list(split.target))
+
+
+def run(cfg: DictConfig) -> list[str]:
+    space = load_space(cfg.space)
+    sim = Simulator(cfg.sim)
+    params = OmegaConf.to_container(cfg.sim, resolve=True)
+    common = {"provenance": "simulated", "simulator": "harness.sim v1", "seed": int(cfg.seed), "reps": int(cfg.reps),
+              "sim_params": params, "op_cost_sha256": sha256_file(PARAMS_FILE),
+              "software": {"python": platform.python_version(), "numpy": np.__version__}}
+    traces, skipped = [], {}
+    for model in model_list(cfg):
+        try:
+            sim.batch_ops(model, 1)
+        except (FileNotFoundError, KeyError, ValueError) as e:  # no inventory for this model yet
+            skipped[model] = str(e).splitlines()[0][:200]
+            print(f"skip {model}: {skipped[model]}", file=sys.stderr)
+            continue
+        traces.append(simulate_trace(sim, model, space, int(cfg.reps), int(cfg.seed), {**common, "model": model}))
+        print(f"{model}: {int(traces[-1].feasible.sum())}/{len(space)} configurations feasible", file=sys.stderr)
+    info = {"provenance": "simulated", "simulator": "harness.sim v1", "seed": int(cfg.seed), "reps": int(cfg.reps),
+            "sim_params_digest": _digest(params), "skipped_models": skipped,
+            "note": "docs/simulator.md describes the model; regenerate with `python -m harness.simulate`"}
+    write_trace_set(to_absolute_path(cfg.out), traces, cfg.name, info)
+    return [t.model for t in traces]
+
+
+def _digest(obj) -> str:
+    import hashlib
+    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()
+
+
+@hydra.main(version_base="1.3", config_path="../conf/sim", config_name="simulate")
+def main(cfg: DictConfig) -> None:
+    written = run(cfg)
+    print(f"wrote {len(written)} models to {cfg.out}")
+
+
+if __name__ == "__main__":
+    main()
