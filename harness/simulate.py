@@ -19,7 +19,7 @@ import pandas as pd
 from hydra.utils import to_absolute_path
 from omegaconf import DictConfig, OmegaConf
 
-from harness.sim import Simulator
+from harness.sim import SimError, Simulator
 from harness.sim.noise import rng as keyed_rng
 from harness.sim.opcost import PARAMS_FILE
 from harness.space import CONF_DIR, SearchSpace, load_space
@@ -89,8 +89,8 @@ def run(cfg: DictConfig) -> list[str]:
     traces, skipped = [], {}
     for model in model_list(cfg):
         try:
-            sim.batch_ops(model, 1)
-        except (FileNotFoundError, KeyError, ValueError) as e:  # no inventory for this model yet
+            sim.batch_ops(model, int(min(space.knob("batch_size").values)))
+        except SimError as e:  # no inventory for this model
             skipped[model] = str(e).splitlines()[0][:200]
             print(f"skip {model}: {skipped[model]}", file=sys.stderr)
             continue

@@ -1,12 +1,13 @@
 """Operator cost model: GPU time of one operator from its work (FLOPs, bytes, parallelism) and the GPU's specs.
 
-    t = t_launch(gpu) + max(t_compute, t_memory) / occupancy
+    t = t_launch(gpu) + max(t_compute / occupancy, t_memory)
 
     t_launch   = a + b * 1000 / boost_clock_mhz                    (us; kernel launch and scheduling)
     t_compute  = flops / (fp32_tflops * eff_compute[class])
     t_memory   = dram_bytes / (mem_bw_gbps * eff_memory[class]),   dram_bytes = max(bytes - l2_hit * L2, bytes / l2_speedup)
     occupancy  = n_out / (n_out + half_fill[class] * cuda_cores * 1000 / boost_clock_mhz)
-                 (small kernels cannot fill the GPU; below that, per-thread latency rules, which shortens with the clock)
+                 (few outputs cannot keep every ALU busy; per-thread latency, which shortens with the clock, rules;
+                  memory streaming is not limited this way, so time never falls as the batch grows)
 
 Parameters are shared by all GPUs, so a GPU enters only through its specifications: that is what lets the
 model predict a GPU it was never fitted on (V100, or any entry a user adds to data/gpus.yaml). They are fitted
@@ -149,7 +150,7 @@ def op_times_us(p: OpCostParams, cls: np.ndarray, flops: np.ndarray, nbytes: np.
     dram = np.maximum(nbytes - p.l2_hit * l2_bytes, nbytes / p.l2_speedup)
     t_memory = dram / (spec["mem_bw_gbps"] * 1e3 * em) * memory_slowdown
     occupancy = n_out / (n_out + half * spec["cuda_cores"] * 1000.0 / spec["boost_clock_mhz"])
-    t = launch + np.maximum(t_compute, t_memory) / np.maximum(occupancy, 1e-12)
+    t = launch + np.maximum(t_compute / np.maximum(occupancy, 1e-12), t_memory)
     return np.where(cls == "view", 0.0, t)
 
 

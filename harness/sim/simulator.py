@@ -75,13 +75,23 @@ class Simulator:
         except (KeyError, ValueError) as e:
             raise SimError(str(e).strip("'\"")) from None
 
+    def has_inventory(self, model: str, batch: int) -> bool:
+        try:
+            self.batch_ops(model, batch)
+        except SimError:
+            return False
+        return True
+
     def batch_ops(self, model: str, batch: int) -> _BatchOps:
         key = (model, int(batch))
         if key not in self._ops:
             if self.inventory is None:
                 from harness.ops import load_inventory
                 self.inventory = load_inventory
-            inv = self.inventory(model, int(batch))
+            try:
+                inv = self.inventory(model, int(batch))
+            except (ValueError, KeyError, FileNotFoundError) as e:
+                raise SimError(f"no operator inventory for {model!r} at batch size {batch}: {e}") from None
             ops = inv.ops
             cls = np.array([op_class(t) for t in ops["op_type"]])
             nbytes = (ops["bytes_read"] + ops["bytes_written"]).to_numpy(dtype=float)
@@ -138,11 +148,15 @@ class Simulator:
         cap_w = np.minimum(power_pct / 100.0 * rated, tdp)
         cap_fraction = cap_w / tdp
 
-        spec = self.spec(model)
         p = self.params
-        # micro-batch candidates: powers of two up to the largest batch, and the batches themselves
+        spec = self.spec(model)
+        for b in np.unique(batch):
+            self.batch_ops(model, int(b))  # every batch asked for needs an inventory
+        # micro-batch candidates: powers of two up to the largest batch (those with an inventory), and the batches
         top = int(batch.max())
-        candidates = np.unique(np.concatenate([2 ** np.arange(int(np.log2(top)) + 1), np.unique(batch)]))
+        candidates = np.array([c for c in np.unique(np.concatenate([2 ** np.arange(int(np.log2(top)) + 1),
+                                                                      np.unique(batch)]))
+                               if self.has_inventory(model, int(c))])
         need = np.array([self.batch_ops(model, int(c)).need_gb for c in candidates])
         micro = memory.choose_microbatch(batch, np.minimum(mem_cap, default("mem_gb")), candidates, need)
         feasible = micro > 0
@@ -180,7 +194,8 @@ class Simulator:
         out_bytes = np.array([self.batch_ops(model, int(m)).out_bytes for m in run_batch]) * n_micro
         copy_ms = (batch * in_bytes + out_bytes) / (default("pcie_gbps") * 1e9) * 1000.0
 
-        out_values = self.batch_ops(model, 1).out_bytes / 4.0 if spec.family == "gan" else 0.0
+        smallest = int(candidates.min()) if len(candidates) else int(batch.min())
+        out_values = self.batch_ops(model, smallest).out_bytes / 4.0 / smallest if spec.family == "gan" else 0.0
         req_ms = cpu.request_ms(p.cpu, spec.input_kind, spec.input_shape, out_values, spec.family)
         req_ms *= np.exp(noise.cpu_log_effect(nz.world_seed, nz.model_effect_scale, model))
         kernels = np.array([self.batch_ops(model, int(m)).kernels for m in run_batch]) * n_micro
