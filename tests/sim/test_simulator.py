@@ -16,12 +16,14 @@ BATCHES = [4, 8, 16, 32, 64, 128]
 
 
 def test_throughput_rises_with_batch_and_saturates(fake_sim):
+    rise = {}
     for model in ("fake-cnn", "fake-rnn"):
         e = fake_sim.simulate(model, knobs(batch_size=BATCHES, cpu_cores=5, gpu_type="T4"))
-        rps = e["rps"]
-        assert rps[-1] > 1.3 * rps[0]
-        gains = rps[1:] / rps[:-1]
+        gains = e["rps"][1:] / e["rps"][:-1]
+        assert np.all(gains > 0.98)
         assert gains[-1] < 1.15 and gains[-1] < gains[0]  # diminishing returns
+        rise[model] = e["rps"][-1] / e["rps"][0]
+    assert rise["fake-rnn"] > 3  # launch- and dispatch-bound at small batches
 
 
 def test_lower_power_cap_slows_compute_bound_more_than_memory_bound(fake_sim):
