@@ -8,16 +8,20 @@ again (`rerun=true` redoes it).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from pathlib import Path
 
 import hydra
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
 from hydra.utils import instantiate, to_absolute_path
 from omegaconf import DictConfig, OmegaConf
 
 from harness.results import atomic_write_text, is_done, job_dir, write_job
 from harness.search import Searcher, run_search
+from harness.space import CONF_DIR
 from harness.traces import TraceSet
 
 
@@ -83,6 +87,19 @@ def run_job(cfg: DictConfig) -> Path:
         print(f"{cfg.method.name} on {cfg.target} seed={cfg.seed}: accuracy {records[-1]['accuracy']:.3f} "
               f"after {len(records)} trials -> {folder}")
     return folder
+
+
+def compose_run(overrides: list[str]) -> DictConfig:
+    """The job config exactly as `python -m harness.run OVERRIDES` composes it, for use from Python."""
+    import hydra_plugins.falcon_bench.split_sweeper  # noqa: F401  (registers hydra/sweeper=split)
+
+    # Hydra's compose API needs an initialised Hydra: the running app's (inside a sweep), or one made here.
+    if GlobalHydra.instance().is_initialized():
+        context = contextlib.nullcontext()
+    else:
+        context = initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3")
+    with context:
+        return compose("run", overrides=overrides)
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="run")

@@ -10,22 +10,18 @@ independent of each other and of their order, so serial and parallel sweeps give
 
 from __future__ import annotations
 
-import contextlib
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import hydra
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from joblib import Parallel, delayed
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
 from harness.results import ResultsError, job_dir, read_job
-from harness.run import run_job
-from harness.space import CONF_DIR
+from harness.run import compose_run, run_job
 from harness.traces import TraceSet
 
 
@@ -47,26 +43,17 @@ def plan(methods: list[str], targets: list[str] | None, seeds: int, results_dir:
          overrides: list[str]) -> tuple[list[Job], TraceSet]:
     """Every job of the sweep, in a fixed order; targets default to the split's target models."""
     jobs = []
-    with _hydra_context():
-        for method in methods:
-            base = compose("run", overrides=[f"method={method}", f"results_dir={results_dir}", "verbose=false",
-                                             *overrides])
-            for target in targets if targets is not None else list(base.split.target):
-                for seed in range(seeds):
-                    cfg = base.copy()
-                    cfg.target, cfg.seed = target, seed
-                    jobs.append(Job(method, target, seed, cfg))
+    for method in methods:
+        base = compose_run([f"method={method}", f"results_dir={results_dir}", "verbose=false", *overrides])
+        for target in targets if targets is not None else list(base.split.target):
+            for seed in range(seeds):
+                cfg = base.copy()
+                cfg.target, cfg.seed = target, seed
+                jobs.append(Job(method, target, seed, cfg))
     if not jobs:
         raise ValueError("the sweep has no jobs: check methods, targets and seeds")
     traces = TraceSet(hydra.utils.to_absolute_path(jobs[0].config.traces.path))
     return jobs, traces
-
-
-def _hydra_context():
-    """Hydra's compose API needs an initialised Hydra: the running app's, or one made here."""
-    if GlobalHydra.instance().is_initialized():
-        return contextlib.nullcontext()
-    return initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3")
 
 
 def _run(cfg: DictConfig) -> None:

@@ -4,19 +4,15 @@ import sys
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
 
 from harness.results import ResultsError, read_job
-from harness.run import JobError, run_job
-from harness.space import CONF_DIR
+from harness.run import JobError, compose_run, run_job
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def config(release_set, results, *overrides):
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        return compose("run", overrides=[f"traces.path={release_set.path}", f"results_dir={results}",
-                                         *overrides])
+    return compose_run([f"traces.path={release_set.path}", f"results_dir={results}", *overrides])
 
 
 def records_without_time(folder):
