@@ -1,0 +1,58 @@
+"""How varied a trace set's objective landscapes are across models: distinct optima, rank correlation, knob effects.
+
+    python -m harness.sim.landscape traces/sim-v1 [traces/falcon-release ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+import pandas as pd
+from scipy.stats import spearmanr
+
+from harness.traces import TraceSet
+
+
+def objective_matrix(traces: TraceSet) -> pd.DataFrame:
+    """True objective per configuration (rows) and model (columns)."""
+    return pd.DataFrame({m: traces.load(m).true_objective for m in traces.models})
+
+
+def summary(traces: TraceSet) -> dict:
+    table = objective_matrix(traces)
+    optima = table.idxmax(axis=0)
+    rho = spearmanr(table.to_numpy()).statistic
+    rho = np.atleast_2d(rho)
+    upper = np.triu_indices(len(table.columns), k=1)
+    pairs = rho[upper]
+    pearson = np.corrcoef(table.to_numpy().T)[upper]
+    space = traces.space
+    best = pd.DataFrame([space.config(int(i)) for i in optima], index=optima.index)
+    normalised = table / table.max(axis=0)
+    effects = {}
+    configs = pd.DataFrame(list(space))
+    for knob in space.names:  # spread of the mean normalised objective over a knob's values, mean over models
+        means = normalised.groupby(configs[knob]).mean()
+        effects[knob] = round(float((means.max() - means.min()).mean()), 3)
+    return {"trace_set": traces.name, "models": len(table.columns),
+            "distinct_optima": int(optima.nunique()),
+            "rank_correlation_mean": round(float(pairs.mean()), 3),
+            "rank_correlation_min": round(float(pairs.min()), 3),
+            "rank_correlation_max": round(float(pairs.max()), 3),
+            "pearson_correlation_mean": round(float(pearson.mean()), 3),
+            "knob_effect": effects,
+            "optimum_knob_values": {k: best[k].astype(str).value_counts().to_dict() for k in space.names},
+            "feasible_fraction": round(float((table > 0).to_numpy().mean()), 3)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("paths", nargs="+")
+    for path in parser.parse_args().paths:
+        print(json.dumps(summary(TraceSet(path)), indent=1))
+
+
+if __name__ == "__main__":
+    main()
