@@ -1,0 +1,99 @@
+"""The collection journal: one JSON line per finished configuration, fsynced before the next one starts.
+
+    <work>/<model>.jsonl   {"kind": "header", ...}   what is being collected (model, space, settings)
+                           {"kind": "session", ...}  one per start of the collector (date, load average)
+                           {"kind": "config", ...}   one per finished configuration, feasible or not
+
+A collector killed while writing leaves at most one incomplete last line; reading the journal cuts it off,
+so that configuration is measured again. JSON only, never pickle.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+
+class CollectError(RuntimeError):
+    """A collection that cannot go on as asked; the message says why in one line."""
+
+
+class Journal:
+    """Append-only, fsynced JSON-lines record of one model's collection."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    def read(self) -> list[dict]:
+        """Every complete record, in order; an incomplete last line (a killed writer) is cut off the file."""
+        if not self.path.exists():
+            return []
+        data = self.path.read_bytes()
+        records, good = [], 0
+        for line in data.splitlines(keepends=True):
+            if not line.endswith(b"\n"):
+                break
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                if good + len(line) == len(data):  # a torn last line
+                    break
+                raise CollectError(f"journal {self.path} is corrupted at byte {good}: "
+                                   f"{line[:80]!r}") from None
+            good += len(line)
+        if good < len(data):
+            with open(self.path, "r+b") as f:
+                f.truncate(good)
+                os.fsync(f.fileno())
+        return records
+
+    def append(self, record: dict[str, Any]) -> None:
+        """Write one record and make it durable before returning."""
+        line = json.dumps(record, sort_keys=True, allow_nan=False) + "\n"
+        new = not self.path.exists()
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(line)
+            f.flush()
+            os.fsync(f.fileno())
+        if new:  # the new directory entry must be durable too
+            _fsync_dir(self.path.parent)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class CollectLock:
+    """An exclusive lock on a trace set's work folder; the kernel drops it when the holder dies."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._fd: int | None = None
+
+    def __enter__(self) -> "CollectLock":
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 64).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise CollectError(f"another collector (pid {holder}) is writing to {self.path.parent}; "
+                               "wait for it or stop it") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
