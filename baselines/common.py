@@ -1,0 +1,155 @@
+"""Pieces the baselines share: configuration features, source-set matrices, GP surrogates, expected improvement,
+and the `TransferSearcher` base class whose fitted state round-trips through JSON (`get_state`/`set_state`).
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Sequence
+
+import numpy as np
+from scipy.stats import norm
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.gaussian_process import GaussianProcessRegressor
+from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
+
+from threadpoolctl import threadpool_limits
+
+from harness.search import Searcher
+from harness.space import SearchSpace
+from harness.traces import Trace
+
+
+# The baselines' linear algebra is on small matrices, where BLAS threads only contend with each other and with
+# parallel jobs (measured 5-10x slower asks on a loaded 2-core machine): run it single-threaded.
+single_threaded = threadpool_limits.wrap(limits=1)
+
+
+def config_features(space: SearchSpace) -> np.ndarray:
+    """(n_configs, d) features of every configuration: an ordered knob is its value position scaled to [0, 1],
+    a categorical knob (e.g. GPU type) is one-hot. Used by every surrogate model here."""
+    digits = space.grid_digits()
+    columns = []
+    for j, knob in enumerate(space.knobs):
+        r = len(knob.values)
+        if knob.ordered:
+            columns.append(digits[:, j:j + 1] / max(r - 1, 1))
+        else:
+            columns.append((digits[:, j:j + 1] == np.arange(r)).astype(float))
+    return np.hstack(columns).astype(float)
+
+
+def normalised_objectives(traces: Sequence[Trace], space: SearchSpace | None = None) -> np.ndarray:
+    """(n_models, n_configs) true objective of each trace, min-max normalised per model (the paper's norm.).
+
+    Refuses traces over different spaces, or over another space than `space` when given.
+    """
+    if not traces:
+        raise ValueError("fit() needs at least one source trace")
+    space = space or traces[0].space
+    rows = []
+    for t in traces:
+        if t.space != space:
+            raise ValueError(f"source trace {t.model!r} is over space {t.space.name!r}, not {space.name!r}: "
+                             "all source traces and the target must share one space")
+        v = np.asarray(t.true_objective, dtype=float)
+        span = v.max() - v.min()
+        rows.append((v - v.min()) / span if span > 0 else np.zeros_like(v))
+    return np.vstack(rows)
+
+
+def observed(searcher: Searcher) -> tuple[np.ndarray, np.ndarray]:
+    """Configuration indices and objectives of the trials told so far (first observation per configuration)."""
+    idx = np.array([o.index for o in searcher.history_], dtype=np.int64)
+    y = np.array([o.objective for o in searcher.history_], dtype=float)
+    return idx, y
+
+
+def best_untried(scores: np.ndarray, tried: set[int]) -> int:
+    """Index of the highest score among untried configurations; ties go to the lowest index."""
+    masked = np.where(_tried_mask(len(scores), tried), -np.inf, scores)
+    return int(np.argmax(masked))
+
+
+def random_untried(searcher: Searcher) -> int:
+    return int(searcher.rng_.choice(searcher.untried()))
+
+
+def _tried_mask(n: int, tried: set[int]) -> np.ndarray:
+    mask = np.zeros(n, dtype=bool)
+    mask[list(tried)] = True
+    return mask
+
+
+def expected_improvement(mu: np.ndarray, sigma: np.ndarray, best: float, xi: float = 0.0) -> np.ndarray:
+    """EI of maximisation at points with posterior mean `mu` and standard deviation `sigma`."""
+    sigma = np.maximum(sigma, 1e-12)
+    z = (mu - best - xi) / sigma
+    return (mu - best - xi) * norm.cdf(z) + sigma * norm.pdf(z)
+
+
+def fit_gp(x: np.ndarray, y: np.ndarray, seed: int) -> GaussianProcessRegressor:
+    """A GP with a Matern-5/2 ARD kernel plus observation noise, hyperparameters by marginal likelihood."""
+    d = x.shape[1]
+    kernel = (ConstantKernel(1.0, (1e-2, 1e2)) * Matern(np.full(d, 0.5), (1e-2, 1e2), nu=2.5)
+              + WhiteKernel(1e-3, (1e-6, 1e-1)))
+    gp = GaussianProcessRegressor(kernel, normalize_y=True, n_restarts_optimizer=0, random_state=seed)
+    with warnings.catch_warnings():
+        # hyperparameters at their bounds are expected with a few points and one-hot inputs
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return gp.fit(x, y)
+
+
+def scale_to_observed(prior: np.ndarray, idx: np.ndarray, y: np.ndarray) -> float:
+    """Non-negative scale a minimising ||y - a * prior[idx]||: puts a normalised source prior on the target's
+    (unknown) objective scale."""
+    p = prior[idx]
+    denom = float(p @ p)
+    return max(float(p @ y) / denom, 0.0) if denom > 0 else 0.0
+
+
+class TransferSearcher(Searcher):
+    """A searcher that learns from source traces offline; its fitted state is plain JSON (no pickle).
+
+    Subclasses implement `_fit(matrix)` (the normalised source objectives, models x configurations),
+    `_state()` and `_load_state(state)` for what they learned beyond the space.
+    """
+
+    @single_threaded
+    def fit(self, source: Sequence[Trace]) -> "TransferSearcher":
+        source = list(source)
+        matrix = normalised_objectives(source)
+        self.source_space_ = source[0].space
+        self.source_models_ = [t.model for t in source]
+        self._fit(source, matrix)
+        return self
+
+    def start(self, space: SearchSpace, seed: int, budget: int) -> None:
+        if not hasattr(self, "source_space_"):
+            raise RuntimeError(f"{self.name}: start() before fit(source_traces) or set_state()")
+        if space != self.source_space_:
+            raise ValueError(f"{self.name}: fitted on space {self.source_space_.name!r} but asked to search "
+                             f"{space.name!r}; the knobs or their values differ")
+        super().start(space, seed, budget)
+
+    def get_state(self) -> dict:
+        """The fitted knowledge as JSON-able lists and numbers."""
+        return {"method": self.name, "space": self.source_space_.to_dict(), "source_models": self.source_models_,
+                **self._state()}
+
+    def set_state(self, state: dict) -> "TransferSearcher":
+        if state.get("method") != self.name:
+            raise ValueError(f"{self.name}: state was fitted by {state.get('method')!r}")
+        self.source_space_ = SearchSpace.from_dict(state["space"])
+        self.source_models_ = list(state["source_models"])
+        self._load_state(state)
+        return self
+
+    def _fit(self, source: Sequence[Trace], matrix: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def _state(self) -> dict:
+        raise NotImplementedError
+
+    def _load_state(self, state: dict) -> None:
+        raise NotImplementedError
