@@ -85,7 +85,7 @@ class Collector:
             journal = Journal(self.work / f"{self.model}.jsonl")
             records = self._resume(journal)
             done = {r["index"] for r in records if r["kind"] == "config"}
-            todo = [i for i in range(len(self.space)) if i not in done]
+            todo = [i for i in measuring_order(len(self.space), self.settings.seed) if i not in done]
             bar = tqdm(todo, total=len(self.space), initial=len(done), unit="config", disable=not self.progress,
                        desc=f"{self.backend.name} {self.model}", dynamic_ncols=True)
             try:
@@ -159,6 +159,12 @@ class Collector:
         return {"feasible": False, "reason": crash_reason(proc.returncode, proc.stderr), "wall_s": wall}
 
 
+def measuring_order(n: int, seed: int) -> list[int]:
+    """Configurations in a seeded random order, so that a drift in the machine's load (others' jobs starting
+    and stopping) is not confounded with the knobs, as it would be in index order."""
+    return [int(i) for i in np.random.default_rng([seed, 0xC0]).permutation(n)]
+
+
 def _same_key(key: str, value):
     """The part of a header entry that must not change between sessions (the kernel version may)."""
     if key == "machine" and isinstance(value, dict):
@@ -201,7 +207,7 @@ def build_trace(model: str, space: SearchSpace, records: list[dict], backend: Ba
                     row["power_w"] = m["power_w"]
                 if "gpu_mem_used_gb" in rec:
                     row["gpu_mem_used_gb"] = rec["gpu_mem_used_gb"]
-                runs.append({"config_index": index, "rep": rep, "batches": m["batches"],
+                runs.append({"config_index": index, "rep": rep, "date": rec["date"], "batches": m["batches"],
                              "elapsed_s": m["elapsed_s"], "energy_j": m.get("energy_j", np.nan),
                              "host_mem_peak_mb": rec["host_mem_peak_mb"], "worker_s": rec["worker_s"]})
             rows.append(row)
@@ -225,6 +231,8 @@ def build_trace(model: str, space: SearchSpace, records: list[dict], backend: Ba
         "load_generator": " ".join(LOADGEN_DOC.split()),
         "operator_profile": "torch.profiler: aten operators called directly by the forward pass; time_ms is "
                             "inclusive time per batch (device time on a GPU), mem_mb the memory they allocate",
+        "measuring_order": "a seeded random permutation of the configurations (settings.seed); each "
+                           "configuration's repetitions are consecutive windows in one worker process",
         "note": NOTE, "seed": header["settings"]["seed"]}
     aux = {"runs": pd.DataFrame(runs)} if runs else {}
     operators = pd.DataFrame(ops) if ops else None
