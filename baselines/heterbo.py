@@ -23,8 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from baselines.common import (TransferSearcher, config_features, expected_improvement, fit_gp,
-                              observed, single_threaded)
-                              scale_to_observed)
+                              observed, scale_to_observed, single_threaded)
 from harness.space import Config
 
 
