@@ -128,6 +128,13 @@ class Collector:
                 if _same_key(key, old.get(key)) != _same_key(key, json.loads(json.dumps(header[key]))):
                     raise CollectError(f"journal {journal.path} was started with another {key} "
                                        f"({old.get(key)!r}); collect into another folder or delete the journal")
+        seen: set[int] = set()
+        for r in records:
+            if r["kind"] == "config":
+                if r["index"] in seen:
+                    raise CollectError(f"journal {journal.path} records configuration {r['config']} twice: two "
+                                       "collectors wrote to it (was its folder deleted under a running one?)")
+                seen.add(r["index"])
         session = {"kind": "session", "date": _now(), "pid": os.getpid(), "load_avg": list(os.getloadavg()),
                    "software": software()}
         journal.append(session)

@@ -39,3 +39,20 @@ def test_lock_keeps_a_second_collector_out(tmp_path):
                 pass
     with CollectLock(tmp_path / "collect.lock"):  # released: free again
         pass
+
+
+def test_a_journal_written_by_two_collectors_is_refused(tmp_path, tiny_models):
+    from conftest import FAST, PRICE
+    from harness.collect.backends import make_backend
+    from harness.collect.collector import Collector, work_dir
+    from harness.space import Knob, SearchSpace
+
+    sp = SearchSpace([Knob("cpu_cores", (1,)), Knob("batch_size", (1, 2))])
+    collector = Collector(make_backend("cpu", PRICE), "tiny_models:TINY", sp, tmp_path / "set", FAST)
+    journal = Journal(work_dir(tmp_path / "set") / "tiny-mlp.jsonl")
+    journal.path.parent.mkdir()
+    collector._resume(journal)
+    for _ in range(2):
+        journal.append({"kind": "config", "index": 0, "config": sp.config(0), "feasible": False, "reason": "x"})
+    with pytest.raises(CollectError, match="twice"):
+        collector._resume(journal)
