@@ -1,6 +1,6 @@
 """How varied a trace set's objective landscapes are across models: distinct optima, rank correlation, knob effects.
 
-    python -m harness.sim.landscape traces/sim-v1 [traces/falcon-release ...]
+    python -m harness.sim.landscape traces/sim-v1 [traces/falcon-release ...] [--shares traces/falcon-release]
 """
 
 from __future__ import annotations
@@ -47,11 +47,33 @@ def summary(traces: TraceSet) -> dict:
             "feasible_fraction": round(float((table > 0).to_numpy().mean()), 3)}
 
 
+def op_share_comparison(simulated: TraceSet, reference: TraceSet) -> pd.DataFrame:
+    """Per model with a model-wide profile in `reference` (config_index -1, e.g. the authors' target models):
+    its time share per operator type next to the simulated share (mean over feasible configurations)."""
+    rows = []
+    for model in reference.models:
+        ref = reference.load(model).operators
+        if ref is None or model not in simulated.models:
+            continue
+        ops = simulated.load(model).operators
+        ours = ops.groupby("op_type")["time_share"].sum() / ops["config_index"].nunique()
+        theirs = ref[ref["config_index"] == -1].set_index("op_type")["time_share"]
+        for op in sorted(set(ours.index) | set(theirs.index)):
+            rows.append({"model": model, "op_type": op, "reference": float(theirs.get(op, 0.0)),
+                         "simulated": round(float(ours.get(op, 0.0)), 4)})
+    return pd.DataFrame(rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("paths", nargs="+")
-    for path in parser.parse_args().paths:
+    parser.add_argument("--shares", help="a trace set with model-wide operator shares to compare the first with")
+    args = parser.parse_args()
+    for path in args.paths:
         print(json.dumps(summary(TraceSet(path)), indent=1))
+    if args.shares:
+        table = op_share_comparison(TraceSet(args.paths[0]), TraceSet(args.shares))
+        print(table[(table["reference"] > 0.01) | (table["simulated"] > 0.01)].to_string(index=False))
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from harness.sim.power import PowerModel
 CONF_FILE = Path(__file__).resolve().parents[2] / "conf" / "sim" / "v1.yaml"
 KNOBS = ("cpu_cores", "gpu_type", "gpu_mem_gb", "batch_size", "gpu_power_pct")
 ITEMSIZE = {"float32": 4, "int64": 8}
+FOLDS_BATCH_NORM = ("conv1d", "conv2d", "conv3d", "dense")
 
 
 @lru_cache(maxsize=None)
@@ -94,14 +95,19 @@ class Simulator:
                 raise SimError(f"no operator inventory for {model!r} at batch size {batch}: {e}") from None
             ops = inv.ops
             cls = np.array([op_class(t) for t in ops["op_type"]])
+            # Inference graphs fold a batch norm that follows a convolution or dense layer into its weights
+            # (TensorFlow's inference optimisation, TVM's FoldScaleAxis): no kernel, no activation of its own.
+            folded = (ops["op_type"] == "batch_norm").to_numpy() & \
+                ops["op_type"].shift(1).isin(list(FOLDS_BATCH_NORM)).to_numpy()
+            cls[folded] = "view"
             nbytes = (ops["bytes_read"] + ops["bytes_written"]).to_numpy(dtype=float)
-            written = ops["bytes_written"].to_numpy(dtype=float)
+            written = np.where(folded, 0.0, ops["bytes_written"].to_numpy(dtype=float))
             need = memory.required_gb(self.params.memory, float(inv.param_bytes), float(inv.activation_peak_bytes),
                                       float(nbytes.max()) if len(nbytes) else 0.0)
             self._ops[key] = _BatchOps(
                 op_types=ops["op_type"].to_numpy(dtype=str), cls=cls, flops=ops["flops"].to_numpy(dtype=float),
                 nbytes=nbytes, n_out=np.maximum(written / 4.0, 1.0),
-                mem_bytes=ops["param_bytes"].to_numpy(dtype=float) + written,
+                mem_bytes=np.where(folded, 0.0, ops["param_bytes"].to_numpy(dtype=float)) + written,
                 kernels=int((cls != "view").sum()), need_gb=float(need),
                 out_bytes=float(written[-1]) if len(written) else 0.0)
         return self._ops[key]
@@ -224,8 +230,8 @@ class Simulator:
             b = self.batch_ops(model, int(m))
             op_mem_mb[run_batch == m] = [b.mem_bytes[b.op_types == o].sum() / 1e6 for o in op_types]
 
-        reason = np.where(feasible, "", np.char.add(
-            "out of memory: even one request needs more than the ", np.char.add(mem_cap.astype(str), " GB cap")))
+        reason = np.array(["" if ok else f"out of memory: even a micro-batch of {smallest} needs "
+                           f"{need.min():.2f} GB, more than the {cap:g} GB cap" for ok, cap in zip(feasible, mem_cap)])
         return {"feasible": feasible, "reason": reason, "rps": rps, "latency_ms": latency,
                 "price_per_hour": price, "objective": np.where(feasible, objective, 0.0),
                 "gpu_mem_used_gb": mem_used, "power_w": power_w, "gpu_batch_time_ms": full_batch_ms * full_effect,
