@@ -96,6 +96,8 @@ def run(cfg: DictConfig) -> list[str]:
             continue
         traces.append(simulate_trace(sim, model, space, int(cfg.reps), int(cfg.seed), {**common, "model": model}))
         print(f"{model}: {int(traces[-1].feasible.sum())}/{len(space)} configurations feasible", file=sys.stderr)
+    if not traces:
+        raise SimError(f"no model could be simulated, nothing written: {skipped}")
     info = {"provenance": "simulated", "simulator": "harness.sim v1", "seed": int(cfg.seed), "reps": int(cfg.reps),
             "sim_params_digest": _digest(params), "skipped_models": skipped,
             "note": "docs/simulator.md describes the model; regenerate with `python -m harness.simulate`"}
