@@ -205,3 +205,14 @@ def test_gpu_type_names_and_crash_reasons():
 def test_unknown_model_is_one_clear_error(tmp_path):
     with pytest.raises(CollectError, match="unknown model 'no-such-net'"):
         Collector(Backend(PRICE), "no-such-net", space(), tmp_path / "set", FAST)
+
+
+def test_a_worker_past_its_timeout_is_an_infeasible_configuration(tmp_path, monkeypatch):
+    def too_slow(*args, **kwargs):
+        raise subprocess.TimeoutExpired(args[0], kwargs["timeout"])
+
+    monkeypatch.setattr(subprocess, "run", too_slow)
+    collector = Collector(Backend(PRICE), "resnet-18", space(), tmp_path / "set", FAST)
+    collector.work.mkdir()
+    result = collector._measure({"cpu_cores": 1, "batch_size": 1})
+    assert result == {"feasible": False, "reason": "timed out after 120 s"}
