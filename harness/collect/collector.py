@@ -79,8 +79,8 @@ class Collector:
     def run(self) -> Path:
         """Measure what the journal lacks, then write the trace set; returns its path."""
         self.backend.check(self.space)
-        existing = self._existing_set()
         with CollectLock(self.work / "collect.lock"):
+            existing = self._existing_set()  # read under the lock: no other collector changes the set now
             (self.work / ".gitignore").write_text("*\n")  # working state, not for version control
             journal = Journal(self.work / f"{self.model}.jsonl")
             records = self._resume(journal)
