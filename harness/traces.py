@@ -245,6 +245,7 @@ def write_trace_set(path: str | Path, traces: Iterable[Trace], name: str, info: 
             raise TraceError(f"trace {t.model!r} is over another space than {traces[0].model!r}")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+    tmp.chmod(0o755)  # mkdtemp makes it private; a trace set is for everyone to read
     try:
         manifest = {"schema_version": SCHEMA_VERSION, "name": name, "info": info or {},
                     "space": space.to_dict(), "models": {}, "files": {}}
