@@ -56,20 +56,24 @@ def simulate_trace(sim: Simulator, model: str, space: SearchSpace, reps: int, se
 
 
 def operator_table(expected: dict) -> pd.DataFrame:
-    """One row per (feasible configuration, operator type); OOM configurations have no profile."""
-    time_ms, mem_mb = expected["op_time_ms"], expected["op_mem_mb"]
+    """One row per (feasible configuration, operator type), plus a model-wide profile (config_index -1: the
+    mean over feasible configurations, like the release's profiles). An out-of-memory configuration has no
+    profile of its own, so a trial there sees only the model-wide one (a separate sandbox profiling run)."""
     feasible = np.flatnonzero(expected["feasible"])
+    time_ms = expected["op_time_ms"][feasible]
+    mem_mb = expected["op_mem_mb"][feasible]
+    index = np.concatenate([[-1], feasible])
+    time_ms = np.vstack([time_ms.mean(axis=0), time_ms])
+    mem_mb = np.vstack([mem_mb.mean(axis=0), mem_mb])
     types = np.array(expected["op_types"])
-    keep = (time_ms[feasible] > 0) | (mem_mb[feasible] > 0)
-    rows, cols = np.nonzero(keep)
-    t, mm = time_ms[feasible][rows, cols], mem_mb[feasible][rows, cols]
-    t_total = time_ms[feasible].sum(axis=1)[rows]
-    m_total = mem_mb[feasible].sum(axis=1)[rows]
-    digits = DEFAULT_DIGITS
+    rows, cols = np.nonzero((time_ms > 0) | (mem_mb > 0))
+    t, mm = time_ms[rows, cols], mem_mb[rows, cols]
+    t_total, m_total = time_ms.sum(axis=1)[rows], mem_mb.sum(axis=1)[rows]
     return pd.DataFrame({
-        "config_index": feasible[rows].astype(np.int64), "op_type": types[cols],
-        "time_ms": round_sig(t, digits), "time_share": np.round(np.where(t_total > 0, t / t_total, 0.0), 5),
-        "mem_mb": round_sig(mm, digits), "mem_share": np.round(np.where(m_total > 0, mm / m_total, 0.0), 5)})
+        "config_index": index[rows].astype(np.int64), "op_type": types[cols],
+        "time_ms": round_sig(t, DEFAULT_DIGITS), "time_share": np.round(np.where(t_total > 0, t / t_total, 0.0), 5),
+        "mem_mb": round_sig(mm, DEFAULT_DIGITS),
+        "mem_share": np.round(np.where(m_total > 0, mm / m_total, 0.0), 5)})
 
 
 def model_list(cfg: DictConfig) -> list[str]:

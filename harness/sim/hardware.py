@@ -30,6 +30,7 @@ class GPU:
     l2_mb: float
     tdp_w: float
     paper_rated_w: float
+    busy_power_w: float
     idle_w: float
     pcie_gbps: float
     instance: str

@@ -49,14 +49,14 @@ def summary(traces: TraceSet) -> dict:
 
 def op_share_comparison(simulated: TraceSet, reference: TraceSet) -> pd.DataFrame:
     """Per model with a model-wide profile in `reference` (config_index -1, e.g. the authors' target models):
-    its time share per operator type next to the simulated share (mean over feasible configurations)."""
+    its time share per operator type next to the simulated model-wide share."""
     rows = []
     for model in reference.models:
         ref = reference.load(model).operators
         if ref is None or model not in simulated.models:
             continue
         ops = simulated.load(model).operators
-        ours = ops.groupby("op_type")["time_share"].sum() / ops["config_index"].nunique()
+        ours = ops[ops["config_index"] == -1].set_index("op_type")["time_share"]
         theirs = ref[ref["config_index"] == -1].set_index("op_type")["time_share"]
         for op in sorted(set(ours.index) | set(theirs.index)):
             rows.append({"model": model, "op_type": op, "reference": float(theirs.get(op, 0.0)),

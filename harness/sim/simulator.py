@@ -120,8 +120,10 @@ class Simulator:
         full = op_times_us(self.cost_, b.cls, b.flops, b.nbytes, b.n_out, spec)
         compute_bound = op_times_us(self.cost_, b.cls, b.flops, b.nbytes, b.n_out, spec, memory_slowdown=0.0)
         share = float(np.sum(np.where(np.isclose(full, compute_bound), full, 0.0)) / max(full.sum(), 1e-12))
-        f = float(self.power_.clock_factor(np.array(cap_fraction), np.array(share)))
-        slow_c, slow_m = self.power_.slowdowns(np.array(f))
+        g = gpu_spec(gpu)
+        busy = g.busy_power_w / g.tdp_w
+        f = float(self.power_.clock_factor(cap_fraction, share, busy))
+        slow_c, slow_m = self.power_.slowdowns(f, float(self.power_.clock_factor(1.0, share, busy)))
         t = op_times_us(self.cost_, b.cls, b.flops, b.nbytes, b.n_out, spec, slow_c, slow_m) / 1000.0
         nz = self.params.noise
         effects = np.exp(noise.op_log_effects(nz.world_seed, nz.op_effect_scale, model, gpu, op_types))
@@ -221,7 +223,8 @@ class Simulator:
 
         util = np.clip(gpu_ms / period_ms, 0.0, 1.0)
         idle = default("idle_w")
-        busy_w = np.minimum(tdp * self.power_.draw_fraction(clock, share), cap_w)
+        busy_frac = default("busy_power_w") / tdp
+        busy_w = np.minimum(tdp * self.power_.draw_fraction(clock, share, busy_frac), cap_w)
         power_w = np.where(feasible, idle + (busy_w - idle) * util, idle)
         need_run = np.array([self.batch_ops(model, int(m)).need_gb for m in run_batch])
         mem_used = p.memory.context_gb + np.where(feasible, need_run, mem_cap)
