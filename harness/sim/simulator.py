@@ -169,7 +169,7 @@ class Simulator:
         micro = memory.choose_microbatch(batch, np.minimum(mem_cap, default("mem_gb")), candidates, need)
         feasible = micro > 0
         run_batch = np.where(feasible, micro, batch)
-        op_types = sorted(set().union(*(self.batch_ops(model, int(c)).op_types for c in np.unique(run_batch))))
+        op_types = sorted({str(t) for c in np.unique(run_batch) for t in self.batch_ops(model, int(c)).op_types})
         n_micro = np.where(feasible, batch // np.maximum(micro, 1), 1)
 
         kernel_ms, per_type_ms = np.zeros(n), np.zeros((n, len(op_types)))

@@ -78,5 +78,6 @@ def test_predict_contract():
         assert key in out
     assert out["objective"] == pytest.approx(out["rps"] / (out["price_per_hour"] / 3600))
     assert out["op_time_ms"]["conv2d"] > out["op_time_ms"]["dense"]
+    assert all(type(k) is str and type(v) is float for k, v in out["op_time_ms"].items())
     noisy = [predict("vgg16", BASE, seed=s)["rps"] for s in (1, 1, 2)]
     assert noisy[0] == noisy[1] != noisy[2]
