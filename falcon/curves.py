@@ -86,7 +86,11 @@ def _axis_coordinates(effect: np.ndarray, ordered: bool) -> np.ndarray:
 
 def curves_of_response(space: SearchSpace, op_type: str, response: np.ndarray, plane_tol: float = 0.1,
                        slope_share: float = 0.75) -> list[ResourceCurve]:
-    """One curve per pair of knobs: the mean of an operator's response (over the grid) over the other knobs."""
+    """One curve per pair of knobs: the mean of an operator's response (over the grid) over the other knobs.
+
+    The shape is classified on the response's scale (a plane is a pair that barely moves the response); the
+    stored surface is min-max normalised to 0..1, as the released curves are.
+    """
     digits = space.grid_digits()
     curves = []
     for i, j in itertools.combinations(range(len(space.knobs)), 2):
@@ -95,7 +99,10 @@ def curves_of_response(space: SearchSpace, op_type: str, response: np.ndarray, p
         surface = frame.groupby(["a", "b"])["v"].mean().unstack().reindex(
             index=range(len(ka.values)), columns=range(len(kb.values))).to_numpy(dtype=float)
         shape = classify_shape(surface, (ka.ordered, kb.ordered), plane_tol, slope_share)
-        curves.append(ResourceCurve(op_type, ka.name, kb.name, surface, shape))
+        span = np.nanmax(surface) - np.nanmin(surface)
+        # stored min-max normalised like the authors' curves, so that their mean values rank them the same way
+        normalised = (surface - np.nanmin(surface)) / span if span > 0 else np.zeros_like(surface)
+        curves.append(ResourceCurve(op_type, ka.name, kb.name, normalised, shape))
     return curves
 
 

@@ -62,7 +62,7 @@ class FalconSearcher(Searcher):
 
     name = "falcon"
 
-    def __init__(self, threshold: float = 0.05, cutoff: float = 0.85, max_height: int = 8, cp: float = 0.1,
+    def __init__(self, threshold: float = 0.05, cutoff: float = 0.85, max_height: int = 8, cp: float = 0.01,
                  leaf_size: int = 4, protocol: str = "strict",
                  curves_from: str | None = None, target: str | None = None, target_value: float | None = None):
         self.threshold = threshold

@@ -14,11 +14,13 @@ child, which is all an SVM boundary means on a discrete grid.
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
 from sklearn.cluster import KMeans
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.svm import SVC
 from threadpoolctl import threadpool_limits
 
@@ -117,7 +119,10 @@ class RegionTree:
         self.levels_ = [c.knobs for c in levels]
         all_indices = np.arange(len(space))
         self.root_ = RegionNode(all_indices, float(response.mean()))
-        with threadpool_limits(1):  # thread start-up costs far more than these tiny k-means and SVM fits
+        # thread start-up costs far more than these tiny k-means and SVM fits; cells of equal value make
+        # k-means warn about duplicate points, which are expected here
+        with threadpool_limits(1), warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
             self._grow(self.root_, response, 0)
         return self
 
