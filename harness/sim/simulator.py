@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-import pandas as pd
 from omegaconf import OmegaConf
 
 from harness.sim import cpu, memory, noise, pricing
