@@ -46,3 +46,14 @@ def test_bad_input_is_named():
         predict_op("nn.conv2d", CONV, 4, "A100")
     with pytest.raises(SimError, match="cannot read input shapes"):
         predict_op("nn.conv2d", "((-1, 3", 4, "T4")
+
+
+@pytest.mark.slow
+def test_calibration_reproduces_the_shipped_parameters(tmp_path):
+    from harness.sim.calibrate import DEFAULT_DATA, calibrate
+
+    fresh = calibrate(DEFAULT_DATA, tmp_path / "op_cost.json")
+    shipped = json.loads(PARAMS_FILE.read_text())
+    assert fresh["data_sha256"] == shipped["data_sha256"]
+    assert fresh["params"] == shipped["params"]
+    assert fresh["leave_one_gpu_out"] == shipped["leave_one_gpu_out"]
