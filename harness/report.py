@@ -242,8 +242,8 @@ def report(results_dir: Path, out: Path, trace_set: str | None = None, path_mode
     figures = [plot_accuracy(curves_of(results), main_methods, out), plot_per_model(summary, main_methods, out),
                plot_search_path(results_dir, trace_set, out, path_model,
                                 [m for m in ("falcon", "morphling") if m in summary], path_knobs),
-               plot_sensitivity(summary, jobs, out, "kop_threshold", "fig14_kop_threshold"),
-               plot_sensitivity(summary, jobs, out, "pca_cutoff", "fig15_pca_cutoff"),
+               plot_sensitivity(summary, jobs, out, "threshold", "fig14_kop_threshold"),
+               plot_sensitivity(summary, jobs, out, "cutoff", "fig15_pca_cutoff"),
                plot_phases(results, out)]
     return {"summary": out / "summary.json", "figures": [f for f in figures if f is not None]}
 
