@@ -11,7 +11,7 @@ import numpy as np
 from scipy.stats import norm
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.gaussian_process import GaussianProcessRegressor
-from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
+from sklearn.gaussian_process.kernels import ConstantKernel, Kernel, Matern, WhiteKernel
 
 from threadpoolctl import threadpool_limits
 
@@ -88,12 +88,15 @@ def expected_improvement(mu: np.ndarray, sigma: np.ndarray, best: float, xi: flo
     return (mu - best - xi) * norm.cdf(z) + sigma * norm.pdf(z)
 
 
-def fit_gp(x: np.ndarray, y: np.ndarray, seed: int) -> GaussianProcessRegressor:
-    """A GP with a Matern-5/2 ARD kernel plus observation noise, hyperparameters by marginal likelihood."""
+def fit_gp(x: np.ndarray, y: np.ndarray, warm: Kernel | None = None) -> GaussianProcessRegressor:
+    """A GP with a Matern-5/2 ARD kernel plus observation noise, hyperparameters by marginal likelihood.
+
+    `warm`: the previous fit's kernel, whose hyperparameters start the optimiser (fewer iterations when one
+    trial was added; deterministic, since it depends only on the search's history)."""
     d = x.shape[1]
-    kernel = (ConstantKernel(1.0, (1e-2, 1e2)) * Matern(np.full(d, 0.5), (1e-2, 1e2), nu=2.5)
-              + WhiteKernel(1e-3, (1e-6, 1e-1)))
-    gp = GaussianProcessRegressor(kernel, normalize_y=True, n_restarts_optimizer=0, random_state=seed)
+    kernel = warm or (ConstantKernel(1.0, (1e-2, 1e2)) * Matern(np.full(d, 0.5), (1e-2, 1e2), nu=2.5)
+                      + WhiteKernel(1e-3, (1e-6, 1e-1)))
+    gp = GaussianProcessRegressor(kernel, normalize_y=True, n_restarts_optimizer=0)
     with warnings.catch_warnings():
         # hyperparameters at their bounds are expected with a few points and one-hot inputs
         warnings.simplefilter("ignore", ConvergenceWarning)

@@ -9,7 +9,7 @@ categorical knobs one-hot (`baselines.common.config_features`).
 Choices and deviations:
 - The acquisition is maximised exactly by enumerating the discrete grid's untried points (no continuous
   relaxation, so no rounding and never a repeated proposal).
-- `n_init` uniformly random initial trials (default 3, tuned on the source models, see docs/baselines.md).
+- `n_init` uniformly random initial trials (default 1, tuned on the source models, see docs/baselines.md).
 - Infeasible trials are told as objective 0, as the harness scores them.
 """
 
@@ -26,13 +26,14 @@ from harness.space import Config
 class GPBO(Searcher):
     name = "gp_bo"
 
-    def __init__(self, n_init: int = 3, xi: float = 0.0):
+    def __init__(self, n_init: int = 1, xi: float = 0.0):
         self.n_init = n_init
         self.xi = xi
 
     def start(self, space, seed, budget):
         super().start(space, seed, budget)
         self.features_ = config_features(space)
+        self.kernel_ = None
 
     @single_threaded
     def ask(self) -> Config:
@@ -41,7 +42,8 @@ class GPBO(Searcher):
             return self.space_.config(random_untried(self))
         self.phase_ = "bo"
         idx, y = observed(self)
-        gp = fit_gp(self.features_[idx], y, seed=0)
+        gp = fit_gp(self.features_[idx], y, warm=self.kernel_)
+        self.kernel_ = gp.kernel_
         cand = self.untried()
         mu, sigma = gp.predict(self.features_[cand], return_std=True)
         ei = expected_improvement(mu, sigma, y.max(), self.xi * max(abs(y.max()), 1e-12))

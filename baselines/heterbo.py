@@ -53,6 +53,7 @@ class HeterBO(TransferSearcher):
     def start(self, space, seed, budget):
         super().start(space, seed, budget)
         self.features_ = config_features(space)
+        self.kernel_ = None
         cost = np.ones(len(space)) if self.price_ is None else self.price_
         self.cost_ = cost / cost.mean()
 
@@ -66,7 +67,8 @@ class HeterBO(TransferSearcher):
         idx, y = observed(self)
         y = y / y.max() if y.max() > 0 else y
         a = scale_to_observed(self.prior_, idx, y)
-        gp = fit_gp(self.features_[idx], y - a * self.prior_[idx], seed=0)
+        gp = fit_gp(self.features_[idx], y - a * self.prior_[idx], warm=self.kernel_)
+        self.kernel_ = gp.kernel_
         mu, sigma = gp.predict(self.features_[cand], return_std=True)
         ei = expected_improvement(mu + a * self.prior_[cand], sigma, y.max(), self.xi)
         return self.space_.config(int(cand[np.argmax(ei / self.cost_[cand] ** self.cost_weight)]))

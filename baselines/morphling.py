@@ -13,7 +13,9 @@ Deviations:
   loop and online fine-tuning use Adam with beta1 = 0 (as in Reptile's experiments) instead of plain SGD, which
   killed the ReLUs at learning rates fast enough to train in seconds.
 - Initial trials (`n_init`) are drawn uniformly at random; exploration trials (`n_explore`) are drawn uniformly
-  among the `explore_top_k` untried configurations the adapted model ranks highest; then pure exploitation.
+  among the `explore_top_k` untried configurations the (adapted) model ranks highest; then pure exploitation.
+  Default n_init = 0 (the meta-model alone picks the first trials) after tuning on the source models; the
+  Falcon paper describes Morphling spending about 8 trials initialising (`n_init=8`), which did worse there.
 - Sources are min-max normalised per model; the target's objectives are min-max normalised over its trials so
   far (its true range is unknown online).
 - Inputs: ordered knobs as value positions in [0, 1], categorical knobs one-hot (no knob names needed).
@@ -76,7 +78,7 @@ def adam(params: list[np.ndarray], x: np.ndarray, y: np.ndarray, steps: int, lr:
 class Morphling(TransferSearcher):
     name = "morphling"
 
-    def __init__(self, n_init: int = 8, n_explore: int = 6, explore_top_k: int = 10, adapt_steps: int = 30,
+    def __init__(self, n_init: int = 0, n_explore: int = 6, explore_top_k: int = 10, adapt_steps: int = 30,
                  adapt_lr: float = 0.001, meta_iters: int = 1000, inner_steps: int = 5, inner_batch: int = 64,
                  inner_lr: float = 0.003, meta_lr: float = 1.0, fit_seed: int = 0):
         self.n_init = n_init

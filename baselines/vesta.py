@@ -34,7 +34,7 @@ from harness.space import Config
 class Vesta(TransferSearcher):
     name = "vesta"
 
-    def __init__(self, n_labels: int = 12, temperature: float = 0.05, fit_seed: int = 0):
+    def __init__(self, n_labels: int = 12, temperature: float = 0.2, fit_seed: int = 0):
         self.n_labels = n_labels
         self.temperature = temperature
         self.fit_seed = fit_seed
