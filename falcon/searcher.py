@@ -109,6 +109,28 @@ class FalconSearcher(Searcher):
                                                                   self.curves_[op])
         return self.trees_[op]
 
+    # -- fitted state as JSON (cached by the sweeps instead of refitting per search; never pickle) ----------
+    def get_state(self) -> dict:
+        """Everything `fit` learned, as JSON-able values; every operator's tree is built for it."""
+        return {"knowledge": self.knowledge_, "space": self.knowledge_space_.to_dict(),
+                "responses": {op: r.tolist() for op, r in self.responses_.items()},
+                "kept_knobs": self.kept_knobs_,
+                "curves": {op: [{"op_type": c.op_type, "knob_a": c.knob_a, "knob_b": c.knob_b,
+                                 "surface": c.surface.tolist(), "shape": c.shape} for c in curves]
+                           for op, curves in self.curves_.items()},
+                "trees": {op: self.tree(op).to_json() for op in self.responses_}}
+
+    def set_state(self, state: dict) -> "FalconSearcher":
+        self.knowledge_ = state["knowledge"]
+        self.knowledge_space_ = SearchSpace.from_dict(state["space"])
+        self.responses_ = {op: np.array(r, dtype=float) for op, r in state["responses"].items()}
+        self.kept_knobs_ = {op: list(k) for op, k in state["kept_knobs"].items()}
+        self.curves_ = {op: [ResourceCurve(c["op_type"], c["knob_a"], c["knob_b"],
+                                           np.array(c["surface"], dtype=float), c["shape"]) for c in curves]
+                        for op, curves in state["curves"].items()}
+        self.trees_ = {op: RegionTree.from_json(text) for op, text in state["trees"].items()}
+        return self
+
     def _release_table(self) -> pd.DataFrame:
         if self.curves_from is None or self.target is None:
             raise ValueError("falcon: the source traces have no per-configuration operator profiles, so the "

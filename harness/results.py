@@ -33,6 +33,7 @@ def atomic_write_text(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
+        os.fchmod(fd, 0o644)  # mkstemp makes files private; results are for everyone to read
         with os.fdopen(fd, "w") as f:
             f.write(text)
             f.flush()
