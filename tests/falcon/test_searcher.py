@@ -71,3 +71,12 @@ def test_release_needs_curves_and_protocols_choose_them(release_set):
         FalconSearcher(protocol="peek", curves_from=path, target="vgg16").fit(sources)
     records = list(run_search(strict, release_set.load("tacotron2"), seed=0, trials=5))
     assert records[0].phase == "profile" and len({r.index for r in records}) == 5
+
+
+def test_fitted_state_survives_json_and_gives_the_same_search(sources, target):
+    import json
+
+    fitted = FalconSearcher().fit(sources)
+    restored = FalconSearcher().set_state(json.loads(json.dumps(fitted.get_state())))
+    runs = [[r.index for r in run_search(s, target, seed=2, trials=12)] for s in (fitted, restored)]
+    assert runs[0] == runs[1]
