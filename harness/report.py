@@ -169,12 +169,19 @@ def plot_search_path(results_dir: Path, trace_set: str, out: Path, model: str, m
 
 
 def plot_sensitivity(summary: dict, jobs: dict[str, dict], out: Path, parameter: str, name: str) -> Path | None:
-    """Figures 14-15: Falcon's accuracy at 6/15/30 trials and trials to 90 % against one parameter's value."""
+    """Figures 14-15: Falcon's accuracy at 6/15/30 trials and trials to 90 % against one parameter's value.
+
+    The points are Falcon and its variants that differ from it in `parameter` alone.
+    """
+    if "falcon" not in jobs or "falcon" not in summary:
+        return None
+    base = {k: v for k, v in jobs["falcon"]["searcher"].items() if k != parameter}
     points = []
     for method, config in jobs.items():
-        value = config.get("searcher", {}).get(parameter)
-        if method.startswith("falcon") and value is not None and method in summary:
-            points.append((float(value), method))
+        searcher = config.get("searcher", {})
+        if method in summary and parameter in searcher and \
+                {k: v for k, v in searcher.items() if k != parameter} == base:
+            points.append((float(searcher[parameter]), method))
     if len({v for v, _ in points}) < 2:
         return None
     points.sort()
