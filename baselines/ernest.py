@@ -15,10 +15,11 @@ Adaptation to inference-serving configurations (any space, no knob names needed)
   inputs" rather than one model per GPU type, which 30 trials cannot feed). Without categorical knobs there
   is a plain intercept.
 - log u can be negative; NNLS still constrains its coefficient to be >= 0, as in Ernest.
-- Initial trials (`n_init`): the configurations with the largest weights of an A-optimal design over the whole
-  grid (minimise the trace of the inverse information matrix; multiplicative algorithm, as Ernest's design
-  minimises the same criterion), ties broken by the run's random generator. Then each trial is the untried
-  configuration with the lowest predicted cost (highest predicted objective).
+- Initial trials (`n_init`): an A-optimal design over the whole grid (Ernest minimises the trace of the inverse
+  information matrix over a convex relaxation and rounds it; here the design is built greedily, one point at a
+  time taking the largest reduction of that trace, which keeps a small design full-rank where rounding a
+  relaxed design's largest weights picked near-duplicates), ties broken by the run's random generator. Then
+  each trial is the untried configuration with the lowest predicted cost (highest predicted objective).
 - Infeasible trials (objective 0) are left out of the fit; objectives are floored at 1 % of the best seen
   before inverting, so that a near-zero value (the release's min-max normalisation puts one configuration at
   0) does not dominate the least-squares fit.
@@ -55,22 +56,26 @@ def scale_features(space: SearchSpace) -> np.ndarray:
     return np.hstack(columns)
 
 
-def a_optimal_weights(a: np.ndarray, iters: int = 200) -> np.ndarray:
-    """Design weights over the rows of `a` minimising trace((a' diag(w) a)^-1) (multiplicative algorithm)."""
-    w = np.full(len(a), 1.0 / len(a))
-    ridge = 1e-9 * np.eye(a.shape[1])
-    for _ in range(iters):
-        m_inv = np.linalg.inv(a.T @ (w[:, None] * a) + ridge)
-        sens = np.einsum("ij,jk,ik->i", a, m_inv @ m_inv, a)
-        w = w * sens / np.trace(m_inv)
-        w /= w.sum()
-    return w
+def a_optimal_design(a: np.ndarray, n: int, order: np.ndarray, ridge: float = 1e-3) -> np.ndarray:
+    """`n` rows of `a` chosen greedily to minimise trace((ridge I + a_S' a_S)^-1); ties: first in `order`."""
+    rows = a[order]
+    m_inv = np.eye(a.shape[1]) / ridge
+    chosen: list[int] = []
+    for _ in range(min(n, len(a))):
+        u = rows @ m_inv
+        gain = (u * u).sum(axis=1) / (1.0 + (u * rows).sum(axis=1))  # Sherman-Morrison trace reduction
+        gain[chosen] = -np.inf
+        j = int(np.argmax(gain))
+        chosen.append(j)
+        v = m_inv @ rows[j]
+        m_inv -= np.outer(v, v) / (1.0 + rows[j] @ v)
+    return order[chosen]
 
 
 class Ernest(Searcher):
     name = "ernest"
 
-    def __init__(self, n_init: int = 10, floor: float = 0.01):
+    def __init__(self, n_init: int = 6, floor: float = 0.01):
         self.n_init = n_init
         self.floor = floor
 
@@ -78,10 +83,7 @@ class Ernest(Searcher):
     def start(self, space, seed, budget):
         super().start(space, seed, budget)
         self.features_ = scale_features(space)
-        w = a_optimal_weights(self.features_)
-        tie_break = self.rng_.permutation(len(w))
-        # largest weight first; equal weights (symmetric designs) in the run's random order
-        self.design_ = tie_break[np.argsort(-np.round(w[tie_break], 12), kind="stable")][:self.n_init]
+        self.design_ = a_optimal_design(self.features_, self.n_init, self.rng_.permutation(len(space)))
 
     @single_threaded
     def ask(self) -> Config:

@@ -8,11 +8,12 @@ Implementation:
 - Prior: the mean normalised objective of every configuration over the source models, rescaled onto the
   target (best non-negative least-squares scale of the target's observed objectives, which are divided by the
   best seen). A GP (Matern-5/2 ARD, scikit-learn) models the target's residual from the prior.
-- Acquisition: EI(x) / cost(x) ** cost_weight over the untried grid points; the first trial is the prior's best.
+- Acquisition: EI(x) / cost(x) ** cost_weight over the untried grid points; the first trial is the prior's
+  best.
 - Cost of a trial = price per hour x trial duration. A configuration's price does not depend on the model, so it
   is the mean `price_per_hour` of that configuration over the source traces; the trial duration is the same
-  for every configuration (a fixed-length stress test), so it cancels once costs are divided by their mean. Where the sources carry no price
-  (the authors' release has only the normalised objective), every configuration has unit cost and HeterBO
+  for every configuration (a fixed-length stress test), so it cancels once costs are divided by their mean.
+  Where the sources carry no price (the authors' release has only the normalised objective), every configuration has unit cost and HeterBO
   reduces to prior-informed GP-EI. Costs are divided by their mean, so `cost_weight` is scale-free.
 Deviations: the original's concurrent (multi-VM) exploration and its stopping rule are left out: one trial at
 a time against a fixed trial budget, like every method here. Tuning: see docs/baselines.md.
