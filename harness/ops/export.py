@@ -94,6 +94,14 @@ def inventory(model_name: str, batch_size: int) -> Inventory:
     return _walk(export_model(model_name, batch_size), model_name, Shapes(batch_size))
 
 
+def module_inventory(module: torch.nn.Module, inputs: tuple, name: str) -> Inventory:
+    """The inventory of any torch module on example inputs (e.g. a model outside the zoo)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        program = torch.export.export(module.eval(), inputs).run_decompositions(RNN_DECOMPOSITIONS)
+    return _walk(program, name, Shapes(inputs[0].shape[0]))
+
+
 def inventories(model_name: str, batch_sizes) -> list[Inventory]:
     """Inventories at several batch sizes from one export with a symbolic batch dimension (the same rows as
     `inventory` at each size, much faster); models that do not export dynamically are exported per size."""

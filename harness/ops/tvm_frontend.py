@@ -114,7 +114,7 @@ def _leaves(expr) -> list:
     """The tensor-valued leaves of a call argument (tuples flattened; shapes and scalars are not tensors)."""
     if isinstance(expr, relax.Tuple):
         return [leaf for field in expr.fields for leaf in _leaves(field)]
-    return [expr] if isinstance(expr.ty, relax.TensorType) else []
+    return [expr] if isinstance(getattr(expr, "ty", None), relax.TensorType) else []
 
 
 def _tensor_types(ty) -> list:
@@ -162,7 +162,7 @@ def _walk(func: relax.Function, model_name: str, batch_size: int) -> Inventory:
     for binding in graph.bindings:
         var, value = binding.var, binding.value
         if not isinstance(value, relax.Call):  # tuples, tuple items, aliases: no operator
-            if not isinstance(value, relax.Call) and _all_constant(graph, value):
+            if _all_constant(graph, value):
                 graph.constants.add(var)
             continue
         if not isinstance(value.op, tvm.ir.Op):
