@@ -68,22 +68,25 @@ def _at(curve: list[float], t: int) -> str:
     return f"{curve[t - 1]:.3f}" if len(curve) >= t else "-"
 
 
-def summary_markdown(summary: dict, trace_set: str) -> str:
+def summary_markdown(summary: dict, trace_set: str, ablations: set[str] = frozenset()) -> str:
     marks = [t for t in (1, 3, *MARKS) if any(len(s["accuracy_mean"]) >= t for s in summary.values())]
     lines = [f"# Results on {trace_set}", "",
              "Accuracy = true objective of the recommended configuration / optimum, mean over targets x seeds.", "",
              "| method | runs | " + " | ".join(f"acc@{t}" for t in marks) + " | p10@6 | trials to 90 % (median) | "
              "ask ms (median) |", "|" + " --- |" * (len(marks) + 5)]
-    for method, s in sorted(summary.items(), key=lambda kv: -_value_at(kv[1], 6)):
+    # methods first, best at 6 trials on top; then the ablation variants
+    for method, s in sorted(summary.items(), key=lambda kv: (kv[0] in ablations, -_value_at(kv[1], 6))):
         t90 = s["trials_to_90_median"]
         lines.append(f"| {method} | {s['runs']} | " + " | ".join(_at(s["accuracy_mean"], t) for t in marks)
                      + f" | {_at(s['accuracy_p10'], 6)} | {'never' if t90 is None else int(t90)} | "
                      f"{s['ask_ms_median']:.2f} |")
     for t in MARKS:
         ranked = sorted(((s["accuracy_mean"][t - 1], m) for m, s in summary.items()
-                         if len(s["accuracy_mean"]) >= t), reverse=True)
+                         if len(s["accuracy_mean"]) >= t and m not in ablations), reverse=True)
         if ranked:
             lines += ["", f"Best mean accuracy after {t} trials: **{ranked[0][1]}** ({ranked[0][0]:.3f})."]
+    if ablations:
+        lines += ["", f"Ablation variants ({', '.join(sorted(ablations))}) may have fewer runs than the methods."]
     lines += ["", "## Per model: mean accuracy after 6 / 15 / 30 trials", ""]
     targets = sorted({t for s in summary.values() for t in s["per_model"]})
     lines += ["| method | " + " | ".join(targets) + " |", "|" + " --- |" * (len(targets) + 1)]
@@ -155,7 +158,8 @@ def plot_search_path(results_dir: Path, trace_set: str, out: Path, model: str, m
     fig, axes = plt.subplots(1, len(runs), figsize=(5 * len(runs), 4), squeeze=False)
     for ax, (method, folder) in zip(axes[0], runs.items()):
         _, records = read_job(folder)
-        ax.imshow(cell.to_numpy(), origin="lower", cmap="Greens", vmin=0, vmax=1, aspect="auto")
+        image = ax.imshow(cell.to_numpy(), origin="lower", cmap="Greens", vmin=0, vmax=1, aspect="auto")
+        fig.colorbar(image, ax=ax, label="best objective in the cell / optimum")
         xs = [x_knob.position(r["config"][x_knob.name]) for r in records[:15]]
         ys = [y_knob.position(r["config"][y_knob.name]) for r in records[:15]]
         jitter = np.random.default_rng(0).uniform(-0.15, 0.15, size=(2, len(xs)))
@@ -168,30 +172,36 @@ def plot_search_path(results_dir: Path, trace_set: str, out: Path, model: str, m
     return _save(fig, out / "fig13_search_path.png")
 
 
-def plot_sensitivity(summary: dict, jobs: dict[str, dict], out: Path, parameter: str, name: str) -> Path | None:
+def plot_sensitivity(results: pd.DataFrame, jobs: dict[str, dict], out: Path, parameter: str,
+                     name: str) -> Path | None:
     """Figures 14-15: Falcon's accuracy at 6/15/30 trials and trials to 90 % against one parameter's value.
 
-    The points are Falcon and its variants that differ from it in `parameter` alone.
+    The points are Falcon and its variants that differ from it in `parameter` alone, each scored on the
+    (target, seed) runs that all of them have, so that a variant swept with fewer seeds is compared fairly.
     """
-    if "falcon" not in jobs or "falcon" not in summary:
+    if "falcon" not in jobs:
         return None
     base = {k: v for k, v in jobs["falcon"]["searcher"].items() if k != parameter}
     points = []
     for method, config in jobs.items():
         searcher = config.get("searcher", {})
-        if method in summary and parameter in searcher and \
-                {k: v for k, v in searcher.items() if k != parameter} == base:
+        if parameter in searcher and {k: v for k, v in searcher.items() if k != parameter} == base:
             points.append((float(searcher[parameter]), method))
     if len({v for v, _ in points}) < 2:
         return None
     points.sort()
+    curves = curves_of(results[results["method"].isin([m for _, m in points])])
+    common = set.intersection(*({(t, s) for (m, t, s) in curves if m == method} for _, method in points))
+    scores = {method: _summarise([c for (m, t, s), c in curves.items() if m == method and (t, s) in common],
+                                 np.zeros(1)) for _, method in points}
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(9, 3.5))
     values = [v for v, _ in points]
     for mark in MARKS:
-        ax.plot(values, [_value_at(summary[m], mark) for _, m in points], "-o", label=f"{mark} trials")
-    t90 = [summary[m]["trials_to_90_median"] for _, m in points]
+        ax.plot(values, [_value_at(scores[m], mark) for _, m in points], "-o", label=f"{mark} trials")
+    t90 = [scores[m]["trials_to_90_median"] for _, m in points]
     ax2.bar([str(v) for v in values], [t if t is not None else 0 for t in t90])
-    ax.set(xlabel=parameter, ylabel="mean accuracy", ylim=(0, 1.02), title=f"Falcon: {parameter}")
+    ax.set(xlabel=parameter, ylabel="mean accuracy", ylim=(0, 1.02),
+           title=f"Falcon: {parameter} ({len(common)} runs each)")
     ax.legend(fontsize=7)
     ax2.set(xlabel=parameter, ylabel="trials to 90 % (median; 0 = never)")
     return _save(fig, out / f"{name}.png")
@@ -239,18 +249,18 @@ def report(results_dir: Path, out: Path, trace_set: str | None = None, path_mode
     out.mkdir(parents=True, exist_ok=True)
     summary = summarise(results)
     (out / "summary.json").write_text(json.dumps(summary, indent=1, sort_keys=True) + "\n")
-    (out / "summary.md").write_text(summary_markdown(summary, trace_set))
     jobs = {}  # method -> its config; ablation variants (`ablation: true`) only appear in the sensitivity figures
     for folder in job_folders(results_dir):
         job, _ = read_job(folder)
         if job["trace_set"] == trace_set:
             jobs.setdefault(job["method"], job["method_config"])
     main_methods = sorted(m for m in summary if not jobs[m].get("ablation", False))
+    (out / "summary.md").write_text(summary_markdown(summary, trace_set, set(summary) - set(main_methods)))
     figures = [plot_accuracy(curves_of(results), main_methods, out), plot_per_model(summary, main_methods, out),
                plot_search_path(results_dir, trace_set, out, path_model,
                                 [m for m in ("falcon", "morphling") if m in summary], path_knobs),
-               plot_sensitivity(summary, jobs, out, "threshold", "fig14_kop_threshold"),
-               plot_sensitivity(summary, jobs, out, "cutoff", "fig15_pca_cutoff"),
+               plot_sensitivity(results, jobs, out, "threshold", "fig14_kop_threshold"),
+               plot_sensitivity(results, jobs, out, "cutoff", "fig15_pca_cutoff"),
                plot_phases(results, out)]
     return {"summary": out / "summary.json", "figures": [f for f in figures if f is not None]}
 
