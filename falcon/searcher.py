@@ -113,6 +113,8 @@ class FalconSearcher(Searcher):
     def get_state(self) -> dict:
         """Everything `fit` learned, as JSON-able values; every operator's tree is built for it."""
         return {"knowledge": self.knowledge_, "space": self.knowledge_space_.to_dict(),
+                # knowledge from the sources' profiles does not depend on which model is the target
+                "target_independent": self.knowledge_ == "source operator profiles",
                 "responses": {op: r.tolist() for op, r in self.responses_.items()},
                 "kept_knobs": self.kept_knobs_,
                 "curves": {op: [{"op_type": c.op_type, "knob_a": c.knob_a, "knob_b": c.knob_b,

@@ -45,23 +45,35 @@ def sources_for(cfg: DictConfig, traces: TraceSet) -> list[str]:
 def fit_searcher(searcher: Searcher, cfg: DictConfig, traces: TraceSet, cache_dir: Path) -> None:
     """Fit a transfer method on the split's sources, through a JSON cache when the method can export its state.
 
-    The key is (method config, source models, trace-set digest). A fresh fit is also passed through JSON before
-    use, so every job runs on exactly the state a cached job would load, whichever job fitted first.
+    The key is (method config, source models, trace-set digest), plus the target model when the method's config
+    names it (`${target}`, as Falcon's release protocols do) and the fitted state does not declare itself
+    `"target_independent"`. A fresh fit is also passed through JSON before use, so every job runs on exactly the
+    state a cached job would load, whichever job fitted first.
     """
     sources = sources_for(cfg, traces)
     if not hasattr(searcher, "get_state"):
         searcher.fit(traces.load_many(sources))
         return
-    key = json.dumps({"method": OmegaConf.to_container(cfg.method, resolve=True), "sources": sources,
-                      "traces": traces.digest()}, sort_keys=True)
-    path = cache_dir / f"{cfg.method.name}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.json"
-    try:
-        state = json.loads(path.read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
+    method = OmegaConf.to_container(cfg.method, resolve=False)
+    names_target = "${target}" in json.dumps(method)
+
+    def cache_file(**extra) -> Path:
+        key = json.dumps({"method": method, "sources": sources, "traces": traces.digest(), **extra},
+                         sort_keys=True)
+        return cache_dir / f"{cfg.method.name}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.json"
+
+    shared, own = cache_file(), cache_file(target=cfg.target)
+    for path in (shared, own) if names_target else (shared,):
+        try:
+            state = json.loads(path.read_text())
+            break
+        except (FileNotFoundError, json.JSONDecodeError):
+            continue
+    else:
         searcher.fit(traces.load_many(sources))
         text = json.dumps(searcher.get_state(), sort_keys=True)
-        atomic_write_text(path, text)
         state = json.loads(text)
+        atomic_write_text(shared if not names_target or state.get("target_independent") else own, text)
     searcher.set_state(state)
 
 

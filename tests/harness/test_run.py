@@ -63,3 +63,12 @@ def test_command_line_runs_one_search(release_set, tmp_path):
     bad = subprocess.run(cmd[:-1] + [f"results_dir={tmp_path}", "trails=4"], cwd=ROOT, capture_output=True,
                          text=True)
     assert bad.returncode != 0 and "trails" in bad.stderr
+
+
+def test_fitted_state_is_cached_per_target_only_where_it_depends_on_the_target(release_set, tmp_path):
+    for target in ("gru", "vgg16"):
+        run_job(config(release_set, tmp_path, "method=falcon", f"target={target}", "trials=2"))
+        run_job(config(release_set, tmp_path, "method=source_best", f"target={target}", "trials=2"))
+    fits = sorted(p.name.split("-")[0] for p in (tmp_path / ".fits").iterdir())
+    # Falcon's strict protocol leaves each target's own curves out: one fit per target; source_best: one in all
+    assert fits == ["falcon", "falcon", "source_best"]
