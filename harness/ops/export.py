@@ -155,7 +155,9 @@ def _rows(names, node, inputs, constants, shapes: Shapes) -> list[tuple]:
     in_shapes = [shapes.shape(v) for v in main]
     out_shapes = [shapes.shape(o) for o in outs]
     out_text = shapes_text(out_shapes) if len(outs) > 1 else str(out_shapes[0])
-    params = float(sum(shapes.nbytes(v) for v, i in zip(vals, inputs) if i in constants))
+    # a bias is counted once, in its bias_add row (as the TVM front end does), not in its layer's row too
+    layer_vals = vals[:2] if has_bias else vals
+    params = float(sum(shapes.nbytes(v) for v, i in zip(layer_vals, inputs) if i in constants))
     out_size = outs[0].element_size()
     rows = []
     for k, name in enumerate(names):

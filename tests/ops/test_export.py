@@ -19,6 +19,9 @@ def test_resnet18_operators_and_flops():
     conv_dense = inv.ops[inv.ops["op_type"].isin(["conv2d", "dense"])]["flops"].sum()
     assert conv_dense / 2 / 2 == pytest.approx(1.814e9, rel=0.01)
     assert inv.param_bytes == pytest.approx(4 * 11_689_512 + 4 * 2 * 9_600 + 8 * 20, rel=0.001)
+    # every parameter is counted in one row (the fc bias in its bias_add row only); no operator reads batch
+    # norm's int64 num_batches_tracked counters
+    assert inv.ops["param_bytes"].sum() == inv.param_bytes - 8 * 20
 
 
 def test_dynamic_batch_export_equals_per_batch_export():
