@@ -130,7 +130,7 @@ def plot_per_model(summary: dict, methods: list[str], out: Path) -> Path:
         ax.set(ylabel=f"acc@{mark}", ylim=(0, 1.05))
         ax.axhline(0.9, color="black", ls="--", lw=0.6)
     axes[-1].set_xticks(np.arange(len(targets)) + 0.4 - width / 2, targets, rotation=45, ha="right")
-    axes[0].legend(fontsize=6, ncol=5, loc="lower left")
+    axes[0].legend(fontsize=7, ncol=len(methods), loc="lower center", bbox_to_anchor=(0.5, 1.12))
     axes[0].set_title("Per-model mean accuracy after 6 / 15 / 30 trials")
     return _save(fig, out / "fig12_per_model.png")
 
@@ -207,16 +207,17 @@ def plot_sensitivity(results: pd.DataFrame, jobs: dict[str, dict], out: Path, pa
     return _save(fig, out / f"{name}.png")
 
 
-def plot_phases(results: pd.DataFrame, out: Path) -> Path | None:
-    """Figure 11b: mean number of trials each method spent per phase, where methods report phases."""
-    phased = results.dropna(subset=["phase"])
+def plot_phases(results: pd.DataFrame, methods: list[str], out: Path) -> Path | None:
+    """Figure 11b: mean number of trials each method spent per phase, as the methods name their phases."""
+    phased = results[results["method"].isin(methods)].dropna(subset=["phase"])
     if phased.empty:
         return None
     runs = phased.groupby("method")[["target", "seed"]].apply(lambda g: len(g.drop_duplicates()))
     counts = phased.groupby(["method", "phase"]).size().unstack(fill_value=0).div(runs, axis=0)
-    fig, ax = plt.subplots(figsize=(7, 3.5))
-    counts.plot.barh(stacked=True, ax=ax)
-    ax.set(xlabel="trials per search (mean)", title="Trials spent per phase")
+    fig, ax = plt.subplots(figsize=(8, 0.4 * len(counts) + 1.5))
+    counts.plot.barh(stacked=True, ax=ax, colormap="tab20")
+    ax.set(xlabel="trials per search (mean)", ylabel="", title="Trials spent per phase")
+    ax.legend(title="phase", fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     return _save(fig, out / "fig11b_phases.png")
 
 
@@ -261,7 +262,7 @@ def report(results_dir: Path, out: Path, trace_set: str | None = None, path_mode
                                 [m for m in ("falcon", "morphling") if m in summary], path_knobs),
                plot_sensitivity(results, jobs, out, "threshold", "fig14_kop_threshold"),
                plot_sensitivity(results, jobs, out, "cutoff", "fig15_pca_cutoff"),
-               plot_phases(results, out)]
+               plot_phases(results, main_methods, out)]
     return {"summary": out / "summary.json", "figures": [f for f in figures if f is not None]}
 
 
