@@ -141,8 +141,10 @@ class FalconSearcher(Searcher):
         traces = TraceSet(self.curves_from)
         tables = {}
         for model in traces.models:
+            if (model == self.target) != (self.protocol == "authors"):
+                continue  # strict: never even load the target; authors: only the target's own curves
             aux = traces.load(model).auxiliary
-            if "kop_curves" in aux and (model == self.target) == (self.protocol == "authors"):
+            if "kop_curves" in aux:
                 tables[model] = aux["kop_curves"].assign(model=model)
         if not tables:
             raise ValueError(f"falcon: no kop_curves tables in {Path(self.curves_from)} for protocol "
