@@ -199,7 +199,7 @@ def plot_sensitivity(results: pd.DataFrame, jobs: dict[str, dict], out: Path, pa
     for mark in MARKS:
         ax.plot(values, [_value_at(scores[m], mark) for _, m in points], "-o", label=f"{mark} trials")
     t90 = [scores[m]["trials_to_90_median"] for _, m in points]
-    ax2.bar([str(v) for v in values], [t if t is not None else 0 for t in t90])
+    ax2.bar(range(len(values)), [t if t is not None else 0 for t in t90], tick_label=[f"{v:g}" for v in values])
     ax.set(xlabel=parameter, ylabel="mean accuracy", ylim=(0, 1.02),
            title=f"Falcon: {parameter} ({len(common)} runs each)")
     ax.legend(fontsize=7)
