@@ -25,20 +25,6 @@ from harness.traces import Trace
 single_threaded = threadpool_limits.wrap(limits=1)
 
 
-def config_features(space: SearchSpace) -> np.ndarray:
-    """(n_configs, d) features of every configuration: an ordered knob is its value position scaled to [0, 1],
-    a categorical knob (e.g. GPU type) is one-hot. Used by every surrogate model here."""
-    digits = space.grid_digits()
-    columns = []
-    for j, knob in enumerate(space.knobs):
-        r = len(knob.values)
-        if knob.ordered:
-            columns.append(digits[:, j:j + 1] / max(r - 1, 1))
-        else:
-            columns.append((digits[:, j:j + 1] == np.arange(r)).astype(float))
-    return np.hstack(columns).astype(float)
-
-
 def normalised_objectives(traces: Sequence[Trace], space: SearchSpace | None = None) -> np.ndarray:
     """(n_models, n_configs) true objective of each trace, min-max normalised per model (the paper's norm.).
 

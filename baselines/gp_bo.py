@@ -4,7 +4,7 @@ The textbook method (Snoek, Larochelle and Adams, "Practical Bayesian Optimizati
 Algorithms", NeurIPS 2012), which Falcon's baselines build on; no transfer. Surrogate: scikit-learn's
 GaussianProcessRegressor, Matern-5/2 ARD kernel times a constant plus white noise, hyperparameters by marginal
 likelihood after every trial, targets standardised. Inputs: ordered knobs as value positions in [0, 1],
-categorical knobs one-hot (`baselines.common.config_features`).
+categorical knobs one-hot (`SearchSpace.features`).
 
 Choices and deviations:
 - The acquisition is maximised exactly by enumerating the discrete grid's untried points (no continuous
@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from baselines.common import (config_features, expected_improvement, fit_gp, observed,
-                              random_untried, single_threaded)
+from baselines.common import expected_improvement, fit_gp, observed, random_untried, single_threaded
 from harness.search import Searcher
 from harness.space import Config
 
@@ -32,7 +31,7 @@ class GPBO(Searcher):
 
     def start(self, space, seed, budget):
         super().start(space, seed, budget)
-        self.features_ = config_features(space)
+        self.features_ = space.features()
         self.kernel_ = None
 
     @single_threaded

@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from baselines.common import (TransferSearcher, config_features, expected_improvement, fit_gp,
-                              observed, scale_to_observed, single_threaded)
+from baselines.common import (TransferSearcher, expected_improvement, fit_gp, observed, scale_to_observed,
+                              single_threaded)
 from harness.space import Config
 
 
@@ -53,7 +53,7 @@ class HeterBO(TransferSearcher):
 
     def start(self, space, seed, budget):
         super().start(space, seed, budget)
-        self.features_ = config_features(space)
+        self.features_ = space.features()
         self.kernel_ = None
         cost = np.ones(len(space)) if self.price_ is None else self.price_
         self.cost_ = cost / cost.mean()

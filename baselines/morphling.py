@@ -27,8 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from baselines.common import (TransferSearcher, best_untried, config_features, observed,
-                              random_untried, single_threaded)
+from baselines.common import TransferSearcher, best_untried, observed, random_untried, single_threaded
 from harness.space import Config
 
 HIDDEN = 128
@@ -95,7 +94,7 @@ class Morphling(TransferSearcher):
 
     def _fit(self, source, matrix):
         rng = np.random.default_rng(self.fit_seed)
-        x = config_features(self.source_space_)
+        x = self.source_space_.features()
         params = _init_params(x.shape[1], rng)
         for it in range(self.meta_iters):
             task = matrix[rng.integers(len(matrix))]
@@ -113,7 +112,7 @@ class Morphling(TransferSearcher):
 
     def start(self, space, seed, budget):
         super().start(space, seed, budget)
-        self.features_ = config_features(space)
+        self.features_ = space.features()
 
     def adapted_prediction(self) -> np.ndarray:
         """Predicted normalised objective of every configuration after fine-tuning on the target's trials."""

@@ -32,19 +32,6 @@ from falcon.trees import RegionNode
 from harness.space import SearchSpace
 
 
-def grid_features(space: SearchSpace, knobs: Sequence[str]) -> np.ndarray:
-    """(n_configs, n_features) GP inputs: ordered knobs as unit-cube coordinates, categorical knobs one-hot."""
-    digits = space.grid_digits()
-    columns = []
-    for name in knobs:
-        j, knob = space.names.index(name), space.knob(name)
-        if knob.ordered:
-            columns.append(((digits[:, j] + 0.5) / len(knob.values))[:, None])
-        else:
-            columns.append(np.eye(len(knob.values))[digits[:, j]])
-    return np.hstack(columns) if columns else np.zeros((len(space), 1))
-
-
 def calibrate(prior: np.ndarray, observed: np.ndarray) -> tuple[float, float]:
     """(a, b) minimising sum (a + b prior - observed)^2 with b >= 0; a pure scale while fewer than 3 points."""
     prior, observed = np.asarray(prior, float), np.asarray(observed, float)

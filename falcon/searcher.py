@@ -37,8 +37,8 @@ import pandas as pd
 
 from falcon.curves import ResourceCurve, curve_response, curves_from_table, curves_of_response, learn_responses
 from falcon.kops import kop_weights
-from falcon.mcts_bo import (RegionScorer, calibrate, default_kernel, grid_features, posterior, propose,
-                            select_leaf, split_with_trials)
+from falcon.mcts_bo import (RegionScorer, calibrate, default_kernel, posterior, propose, select_leaf,
+                            split_with_trials)
 from falcon.pruning import prune_knobs
 from falcon.trees import RegionNode, RegionTree
 from harness.oracle import Observation
@@ -228,7 +228,7 @@ class FalconSearcher(Searcher):
                            else np.zeros(len(self.space_)))
             self.active_.append(("", RegionNode(np.arange(len(self.space_)), float(self.prior_.mean())),
                                  self.prior_))
-        self.features_ = grid_features(self.space_, self.space_.names)
+        self.features_ = self.space_.features()
         self.kernel_ = default_kernel(self.features_.shape[1])
 
     def recommend(self) -> Config:

@@ -169,6 +169,19 @@ class SearchSpace:
         x = np.clip(np.asarray(x, dtype=float), 0.0, 1.0 - 1e-12)
         return np.floor(x * self.radices).astype(np.int64)
 
+    def features(self, knobs: Sequence[str] | None = None) -> np.ndarray:
+        """(n_configs, n_features) inputs for surrogate models, in index order: an ordered knob is its value
+        position scaled to [0, 1]; a categorical knob (whose value order means nothing) is one-hot."""
+        digits = self.grid_digits()
+        columns = []
+        for name in self.names if knobs is None else knobs:
+            j, knob = self.names.index(name), self.knob(name)
+            if knob.ordered:
+                columns.append(digits[:, j:j + 1] / max(len(knob.values) - 1, 1))
+            else:
+                columns.append(np.eye(len(knob.values))[digits[:, j]])
+        return np.hstack(columns).astype(float)
+
     def numeric_values(self, name: str) -> np.ndarray:
         """The values of a knob as floats where they are numbers, else their positions."""
         k = self.knob(name)

@@ -70,3 +70,12 @@ def test_bad_space_definitions_are_refused():
         load_space("no-such-space")
     with pytest.raises(SpaceError, match="outside space"):
         load_space("paper").config(1440)
+
+
+def test_features_scale_ordered_knobs_and_one_hot_categorical_ones(small_space):
+    x = small_space.features()
+    assert x.shape == (60, 1 + 3 + 1)
+    first, last = small_space.index({"cores": 1, "gpu": "a", "batch": 1}), len(small_space) - 1
+    assert x[first].tolist() == [0.0, 1.0, 0.0, 0.0, 0.0]
+    assert x[last].tolist() == [1.0, 0.0, 0.0, 1.0, 1.0]
+    assert small_space.features(["batch"]).shape == (60, 1)
