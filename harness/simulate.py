@@ -9,6 +9,7 @@ The same configuration and seed give byte-identical files. docs/simulator.md des
 
 from __future__ import annotations
 
+import hashlib
 import json
 import platform
 import sys
@@ -110,7 +111,6 @@ def run(cfg: DictConfig) -> list[str]:
 
 
 def _digest(obj) -> str:
-    import hashlib
     return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()
 
 
