@@ -21,7 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from harness.results import atomic_write_text, is_done, job_dir, write_job
 from harness.search import Searcher, run_search
-from harness.space import CONF_DIR
+from harness.paths import CONF_DIR
 from harness.traces import TraceSet
 
 

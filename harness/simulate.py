@@ -23,7 +23,8 @@ from omegaconf import DictConfig, OmegaConf
 from harness.sim import SimError, Simulator
 from harness.sim.noise import rng as keyed_rng
 from harness.sim.opcost import PARAMS_FILE
-from harness.space import CONF_DIR, SearchSpace, load_space
+from harness.paths import CONF_DIR
+from harness.space import SearchSpace, load_space
 from harness.traces import MEASUREMENT_FIELDS, Trace, sha256_file, write_trace_set
 
 # Significant digits kept: finer than each field's repetition noise (3 % on throughput, 1 % on power, ~25 % p99 tail).

@@ -13,6 +13,8 @@ from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 
+from harness.paths import CONF_DIR
+
 Config = dict[str, Any]
 
 
@@ -207,5 +209,3 @@ def load_space(name_or_path: str | Path) -> SearchSpace:
         raise SpaceError(f"no space {str(name_or_path)!r}; known spaces: {known}")
     return SearchSpace.from_yaml(path)
 
-
-CONF_DIR = Path(__file__).resolve().parent.parent / "conf"

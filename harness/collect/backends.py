@@ -19,9 +19,9 @@ from typing import Mapping
 
 from harness.collect.actuators import PowerCap, gpu_info, usable_cpus
 from harness.collect.journal import CollectError
+from harness.paths import ROOT as REPO
 from harness.space import SearchSpace
 
-REPO = Path(__file__).resolve().parents[2]
 
 
 def cpu_model() -> str:

@@ -7,9 +7,10 @@ from pathlib import Path
 import numpy as np
 from omegaconf import OmegaConf
 
+from harness.paths import CONF_DIR
 from harness.sim.hardware import GPU, SimError
 
-PRICING_DIR = Path(__file__).resolve().parents[2] / "conf" / "pricing"
+PRICING_DIR = CONF_DIR / "pricing"
 
 
 def load_pricing(name: str):

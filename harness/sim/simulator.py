@@ -18,12 +18,13 @@ from typing import Callable
 import numpy as np
 from omegaconf import OmegaConf
 
+from harness.paths import CONF_DIR
 from harness.sim import cpu, memory, noise, pricing
 from harness.sim.hardware import SimError, gpu as gpu_spec
 from harness.sim.opcost import gpu_arrays, load_params, op_class, op_times_us
 from harness.sim.power import PowerModel
 
-CONF_FILE = Path(__file__).resolve().parents[2] / "conf" / "sim" / "v1.yaml"
+CONF_FILE = CONF_DIR / "sim" / "v1.yaml"
 KNOBS = ("cpu_cores", "gpu_type", "gpu_mem_gb", "batch_size", "gpu_power_pct")
 ITEMSIZE = {"float32": 4, "int64": 8}
 FOLDS_BATCH_NORM = ("conv1d", "conv2d", "conv3d", "dense")
