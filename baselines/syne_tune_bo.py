@@ -9,7 +9,10 @@ in `AskTellScheduler`. No transfer. `scheduler` picks it:
  Ordered knobs are `ordinal` domains of Syne Tune's default
 kind (nearest-neighbour rounding over increasing numbers, equally spaced otherwise) and unordered knobs `choice`
 domains, so every proposal is on the grid. The seed is
-drawn from the run's generator; Syne Tune seeds torch's global generator with it at start.
+drawn from the run's generator. Syne Tune draws its random configurations from numpy's global generator
+(`Domain.sample()` without a `random_state`) and BOTorch seeds torch's global one: the adapter seeds numpy's
+global generator with the run's seed at start, so a search is reproducible (searches in one process run one
+after another, never interleaved).
 
 A continuous acquisition optimiser often rounds to a configuration already tried: such repeats, and the
 fallback to the nearest untried configuration, are handled by `baselines/peer_adapter.py` (an injected
@@ -19,6 +22,8 @@ configuration enters through the searcher's `points_to_evaluate` queue, so the G
 from __future__ import annotations
 
 import logging
+
+import numpy as np
 
 from syne_tune.config_space import choice, ordinal
 from syne_tune.optimizer.baselines import BORE, BOTorch
@@ -49,6 +54,7 @@ class SyneTuneBO(PeerAdapter):
         self.scheduler = scheduler
 
     def _start_library(self, seed: int) -> None:
+        np.random.seed(seed)  # Syne Tune's random configurations come from numpy's global generator
         scheduler = SCHEDULERS[self.scheduler](config_space(self.space_), metric=METRIC, do_minimize=False, random_seed=seed)
         self.scheduler_ = AskTellScheduler(base_scheduler=scheduler)
 
