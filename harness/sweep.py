@@ -88,6 +88,8 @@ def main(cfg: DictConfig) -> None:
     targets = list(cfg.targets) if cfg.targets is not None else None
     # The command line's run keys (traces=..., trials=..., method.searcher.x=...) go to every job.
     forwarded = [o for o in HydraConfig.get().overrides.task if o.split("=")[0].lstrip("+~") not in SWEEP_KEYS]
+    # ... and the user's config folders (their own methods, spaces, trace sets), so that each job finds them too.
+    forwarded += [o for o in HydraConfig.get().overrides.hydra if o.startswith("hydra.searchpath=")]
     jobs, traces = plan(list(cfg.methods), targets, cfg.seeds, hydra.utils.to_absolute_path(cfg.results_dir),
                         forwarded)
     if cfg.action == "status":
