@@ -5,7 +5,8 @@ Sobol initial design of a quarter of the trials, a random-forest surrogate, log 
 local and random search, interleaved random configurations). No transfer. Ordered knobs are
 `OrdinalHyperparameter`s over their values and unordered knobs `CategoricalHyperparameter`s, so every proposal is
 on the grid. The scenario is deterministic (one evaluation per configuration, as a trial here is); SMAC's seed
-is drawn from the run's generator. Repeated proposals (SMAC avoids them itself) and an exhausted SMAC are handled
+is drawn from the run's generator. Repeated proposals (SMAC avoids them itself) and an exhausted SMAC (a small
+space used up) are handled
 by `baselines/peer_adapter.py`.
 
 SMAC insists on an output folder: each search gets a private temporary one, removed when the next search starts
@@ -54,7 +55,7 @@ class SMACHPO(PeerAdapter):
     def _propose(self) -> tuple[TrialInfo, Config]:
         try:
             info = self.smac_.ask()
-        except ConfigurationSpaceExhaustedException:
+        except (ConfigurationSpaceExhaustedException, StopIteration):  # StopIteration: its config stream ended
             raise PeerExhausted from None
         return info, dict(info.config)
 

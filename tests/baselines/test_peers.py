@@ -83,8 +83,8 @@ def test_repeats_are_told_the_observed_value_then_the_nearest_untried_is_injecte
     trace = make_trace(tiny_space, objective)
     searcher = Stubborn(max_repeats=3)
     records = run(searcher, trace, 0, 4)
-    assert [i for i, _, _ in records] == [0, 1, 2, 4]  # 1, 2, 4: untried, nearest to 0 in knob positions
-    assert searcher.injected == [1, 2, 4]
+    assert [i for i, _, _ in records] == [0, 1, 2, 6]  # 1, 2, 6: one knob one position away from 0
+    assert searcher.injected == [1, 2, 6]
     repeats = [v for h, v in searcher.told if h == "proposal"][1:]  # after the first, every proposal repeats 0
     assert repeats and set(repeats) == {records[0][1]}
     assert [h for h, _ in searcher.told].count("injected") == 3
