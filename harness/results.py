@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -130,18 +131,25 @@ def locate_trace_set(job: dict, folder: Path) -> TraceSet:
                        f"is not at {' nor '.join(str(p) for p in candidates)}")
 
 
+@dataclass(frozen=True)
+class FinishedJob:
+    folder: Path
+    job: dict  # the job's parameters (job.json)
+    records: list[dict]  # its trial records, in trial order
+
+
 def job_folders(results_dir: str | Path) -> Iterator[Path]:
     """Every job folder under a results folder (finished or not), in sorted order."""
     root = Path(results_dir)
     yield from sorted(p.parent for p in root.glob(f"*/*/*/seed=*/{TRIALS}"))
 
 
-def load_results(results_dir: str | Path) -> pd.DataFrame:
-    """All trial records of all finished jobs: one row per (job, trial), with the job's parameters."""
-    rows = []
-    for folder in job_folders(results_dir):
-        job, records = read_job(folder)
-        for r in records:
-            rows.append({"trace_set": job["trace_set"], "method": job["method"], "target": job["target"],
-                         "seed": job["seed"], **r})
-    return pd.DataFrame(rows)
+def read_jobs(results_dir: str | Path) -> list[FinishedJob]:
+    """Every job under a results folder, each read once; ResultsError naming the file of a broken one."""
+    return [FinishedJob(folder, *read_job(folder)) for folder in job_folders(results_dir)]
+
+
+def records_table(jobs: list[FinishedJob]) -> pd.DataFrame:
+    """All trial records of the jobs: one row per (job, trial), with the job's parameters."""
+    return pd.DataFrame([{"trace_set": j.job["trace_set"], "method": j.job["method"], "target": j.job["target"],
+                          "seed": j.job["seed"], **r} for j in jobs for r in j.records])

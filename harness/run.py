@@ -125,8 +125,8 @@ def make_searcher(cfg: DictConfig) -> Searcher:
         raise
 
 
-def run_job(cfg: DictConfig) -> Path:
-    """Run one search and write its folder; every check (values, names, searcher parameters) comes first."""
+def check_job(cfg: DictConfig) -> tuple[TraceSet, Path, dict]:
+    """The job's trace set, folder and identity, once its values, target and trial count are checked."""
     check_run(cfg)
     traces = TraceSet(to_absolute_path(cfg.traces.path))
     if cfg.target not in traces.models:
@@ -135,7 +135,12 @@ def run_job(cfg: DictConfig) -> Path:
         raise ConfigError(f"trials={cfg.trials}: must be at most {len(traces.space)}, the number of configurations "
                           f"in trace set {traces.name!r}'s space")
     folder = job_dir(to_absolute_path(cfg.results_dir), traces.name, cfg.method.name, cfg.target, cfg.seed)
-    identity = job_identity(cfg, traces)
+    return traces, folder, job_identity(cfg, traces)
+
+
+def run_job(cfg: DictConfig) -> Path:
+    """Run one search and write its folder; every check (values, names, searcher parameters) comes first."""
+    traces, folder, identity = check_job(cfg)
     if is_finished(folder, identity, cfg.rerun):
         if cfg.verbose:
             print(f"skip (finished): {folder}")
