@@ -40,11 +40,11 @@ def test_serial_and_parallel_sweeps_give_identical_summaries(release_set, tmp_pa
 
 def test_status_names_missing_and_broken_jobs(release_set, tmp_path):
     jobs, traces = sweep(release_set, tmp_path, 1)
-    assert status(jobs, traces.name) == []
+    assert status(jobs) == []
     broken = jobs[4].folder(traces.name) / "trials.jsonl"
     broken.write_text(broken.read_text()[:-40])
     (jobs[7].folder(traces.name) / "job.json").unlink()
-    problems = status(jobs, traces.name)
+    problems = status(jobs)
     assert len(problems) == 2
     assert "trials.jsonl" in problems[0] and "job.json: missing" in problems[1]
 
