@@ -1,7 +1,7 @@
 """Typed schemas of the run, sweep and report apps, and the one-line checks of their values.
 
-The dataclasses are registered in Hydra's ConfigStore and named first in each app's defaults list
-(`conf/run.yaml`, `conf/sweep.yaml`, `conf/report.yaml`), so OmegaConf refuses a value of the wrong type
+The dataclasses are registered in Hydra's ConfigStore and named in each app's defaults list
+(`conf/run.yaml`, `conf/sweep.yaml`, `conf/report.yaml`, `conf/make_inventories.yaml`), so OmegaConf refuses a value of the wrong type
 (`trials=abc`, `trials=2.5`, `seed=abc`, `methods=random`) while composing, before the app starts. The value rules
 that a type cannot say (`trials >= 1`, `seed >= 0`, ...) are checked by `check_run`, `check_sweep` and
 `check_report`, each refusing with one line that names the key and what is allowed.
@@ -86,12 +86,19 @@ class ReportConf:
     path_knobs: List[str] = field(default_factory=lambda: ["gpu_mem_gb", "batch_size"])
 
 
+@dataclass
+class MakeInventoriesConf:
+    models: List[str] = field(default_factory=list)
+    out: Optional[str] = None
+
+
 def register() -> None:
-    """Make the schemas available to the defaults lists as `run_schema`, `sweep_schema`, `report_schema`."""
+    """Make the schemas available to the defaults lists as `<app>_schema`."""
     store = ConfigStore.instance()
     store.store(name="run_schema", node=RunConf)
     store.store(name="sweep_schema", node=SweepConf)
     store.store(name="report_schema", node=ReportConf)
+    store.store(name="make_inventories_schema", node=MakeInventoriesConf)
 
 
 register()
