@@ -48,6 +48,7 @@ class MethodConf:
     name: str = MISSING
     searcher: Dict[str, Any] = MISSING  # the searcher's own parameters: its constructor checks them
     ablation: bool = False  # a variant for the sensitivity figures, not a method of its own
+    protocol: str = "strict"  # the offline knowledge a transfer method may use (checked where it is used)
 
 
 @dataclass

@@ -243,8 +243,13 @@ def pick_trace_set(results: pd.DataFrame, requested: str | None) -> str:
     return sets[0]
 
 
-def check_lengths(jobs: list[FinishedJob], trace_set: str) -> None:
-    """Refuse runs of unequal length: curves are compared trial by trial, and cutting them would hide it."""
+def check_comparable(jobs: list[FinishedJob], trace_set: str) -> None:
+    """Refuse runs on different versions of the trace set, or of unequal length: curves are compared trial by
+    trial, and cutting them to the shortest would hide it."""
+    digests = sorted({j.job["trace_set_digest"][:12] for j in jobs})
+    if len(digests) > 1:
+        raise ResultsError(f"runs on different versions of trace set {trace_set!r} (digests {', '.join(digests)}): "
+                           "a report compares runs on one version; keep each in its own results_dir")
     by_length: dict[int, set[str]] = {}
     for j in jobs:
         by_length.setdefault(j.job["n_trials"], set()).add(j.job["method"])
@@ -286,7 +291,7 @@ def report(results_dir: Path, out: Path, trace_set: str | None = None, path_mode
     trace_set = pick_trace_set(results, trace_set)
     jobs = [j for j in jobs if j.job["trace_set"] == trace_set]
     results = results[results["trace_set"] == trace_set]
-    check_lengths(jobs, trace_set)
+    check_comparable(jobs, trace_set)
     notes = []
     try:
         traces = locate_trace_set(jobs[0].job, jobs[0].folder)

@@ -39,6 +39,14 @@ def test_runs_of_unequal_length_are_refused(tmp_path):
     assert not (tmp_path / "report").exists()
 
 
+def test_runs_on_different_versions_of_a_trace_set_are_refused(results, tmp_path):
+    shutil.copytree(results, tmp_path / "results")
+    job_file = next((tmp_path / "results").rglob("job.json"))
+    job_file.write_text(job_file.read_text().replace('"trace_set_digest": "', '"trace_set_digest": "0ther'))
+    with pytest.raises(ResultsError, match="different versions of trace set 'sim-v1'"):
+        report(tmp_path / "results", tmp_path / "report")
+
+
 def test_bad_out_or_knobs_fail_before_any_write(results, tmp_path):
     a_file = tmp_path / "notes.txt"
     a_file.write_text("mine")
