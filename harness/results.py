@@ -82,14 +82,6 @@ def read_job(folder: Path) -> tuple[dict, list[dict]]:
     return job, records
 
 
-def is_done(folder: Path) -> bool:
-    try:
-        read_job(folder)
-    except ResultsError:
-        return False
-    return True
-
-
 def differences(old: dict, new: dict) -> list[str]:
     """`key: old -> new` for every dotted key whose value differs between two nested dicts, in key order."""
     flat_old, flat_new = _flatten(old), _flatten(new)

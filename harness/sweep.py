@@ -19,11 +19,11 @@ from pathlib import Path
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from joblib import Parallel, delayed
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from tqdm import tqdm
 
 from harness.config import Action, ConfigError, RunConf, SweepConf, check_sweep, one_line_errors
-from harness.results import ResultsError, differences, job_dir, read_job
+from harness.results import ResultsError, differences, read_job
 from harness.run import JobError, check_job, compose_run, is_finished, make_searcher, run_job
 from harness.traces import TraceSet
 
@@ -37,9 +37,6 @@ class Job:
     target: str
     seed: int
     config: DictConfig  # the composed run config of this job
-
-    def folder(self, trace_set: str) -> Path:
-        return job_dir(self.config.results_dir, trace_set, self.config.method.name, self.target, self.seed)
 
 
 def plan(methods: list[str], targets: list[str] | None, seeds: int, results_dir: str,
