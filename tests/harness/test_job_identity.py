@@ -96,3 +96,11 @@ def test_command_line_prints_project_errors_as_one_line_and_exits_non_zero(tmp_p
         assert done.stderr.strip().splitlines() == [done.stderr.strip()] and message in done.stderr
     typed = run_cli(*base, "trials=abc")
     assert typed.returncode != 0 and "full_key: trials" in typed.stderr and "Traceback" not in typed.stderr
+
+
+def test_every_shipped_method_config_fits_the_typed_schema():
+    from harness.paths import CONF_DIR
+
+    for method in sorted(p.stem for p in (CONF_DIR / "method").glob("*.yaml")):
+        cfg = compose_run([f"method={method}"])
+        assert cfg.method.name == method and isinstance(cfg.method.ablation, bool)
