@@ -87,6 +87,7 @@ def run_cli(*args, cwd=ROOT):
     return subprocess.run([sys.executable, "-m", *args], cwd=cwd, capture_output=True, text=True)
 
 
+@pytest.mark.slow
 def test_command_line_prints_project_errors_as_one_line_and_exits_non_zero(tmp_path):
     base = ["harness.run", f"traces.path={SIM}", f"results_dir={tmp_path}", "target=gru"]
     assert run_cli(*base, "trials=4").returncode == 0

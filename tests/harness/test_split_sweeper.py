@@ -4,6 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from harness.paths import TRACES_DIR
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -15,6 +17,7 @@ def multirun(tmp_path, *args):
                           cwd=ROOT, capture_output=True, text=True)
 
 
+@pytest.mark.slow
 def test_glob_expands_over_the_split_targets_and_the_grid_is_the_product(tmp_path):
     done = multirun(tmp_path, "target=glob(r*,exclude=resnet-*)", "seed=range(2)")
     assert done.returncode == 0, done.stderr
