@@ -33,6 +33,7 @@ from omegaconf import DictConfig  # noqa: E402
 
 from harness.config import ConfigError, check_report, one_line_errors  # noqa: E402
 from harness.metrics import aggregate, trials_to_target  # noqa: E402
+from harness.paths import CONF_DIR  # noqa: E402
 from harness.results import FinishedJob, ResultsError, locate_trace_set, read_jobs, records_table  # noqa: E402
 from harness.traces import TraceSet  # noqa: E402
 
@@ -317,7 +318,7 @@ def report(results_dir: Path, out: Path, trace_set: str | None = None, path_mode
     return {"summary": out / "summary.json", "figures": [f for f in figures if f is not None], "notes": notes}
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="report")
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="report")
 def main(cfg: DictConfig) -> None:
     results_dir = Path(to_absolute_path(cfg.results_dir))
     out = Path(to_absolute_path(cfg.out)) if cfg.out else results_dir / "report"

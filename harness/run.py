@@ -172,7 +172,7 @@ def compose_run(overrides: list[str]) -> DictConfig:
         return compose("run", overrides=overrides)
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="run")
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="run")
 def main(cfg: DictConfig) -> None:
     with one_line_errors("run", (JobError, ResultsError)):
         run_job(cfg)

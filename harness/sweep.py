@@ -23,6 +23,7 @@ from omegaconf import DictConfig
 from tqdm import tqdm
 
 from harness.config import Action, ConfigError, RunConf, SweepConf, check_sweep, one_line_errors
+from harness.paths import CONF_DIR
 from harness.results import ResultsError, differences, read_job
 from harness.run import JobError, check_job, compose_run, is_finished, make_searcher, run_job
 from harness.traces import TraceSet
@@ -100,7 +101,7 @@ def status(jobs: list[Job]) -> list[str]:
     return problems
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="sweep")
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="sweep")
 def main(cfg: DictConfig) -> None:
     with one_line_errors("sweep", (JobError, ResultsError)):
         check_sweep(cfg)

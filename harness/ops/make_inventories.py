@@ -20,6 +20,7 @@ from harness.config import ConfigError, one_line_errors
 from harness.models import MODELS
 from harness.ops.export import inventories
 from harness.ops.store import BATCH_SIZES, DATA_DIR, FORMAT_VERSION, write_model, write_summary
+from harness.paths import CONF_DIR
 
 
 def make_inventories(models: list[str], out: Path = DATA_DIR) -> None:
@@ -41,7 +42,7 @@ def make_inventories(models: list[str], out: Path = DATA_DIR) -> None:
     write_summary(entries, {"front_end": "torch.export", "torch": torch.__version__.split("+")[0]}, out)
 
 
-@hydra.main(version_base="1.3", config_path="../../conf", config_name="make_inventories")
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="make_inventories")
 def main(cfg: DictConfig) -> None:
     with one_line_errors("make_inventories"):
         make_inventories(list(cfg.models), Path(to_absolute_path(cfg.out)) if cfg.out else DATA_DIR)
