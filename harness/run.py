@@ -98,6 +98,13 @@ def job_identity(cfg: DictConfig, traces: TraceSet) -> dict:
             "oracle": {"trial_minutes": TRIAL_MINUTES}}
 
 
+def identity_changes(job: dict, identity: dict) -> list[str]:
+    """What differs (`key: old -> new`) between the identity a finished job records and `identity`."""
+    if "identity" not in job:
+        return ["job.json records no identity (made by an older version)"]
+    return differences(job["identity"], identity)
+
+
 def is_finished(folder: Path, identity: dict, rerun: bool) -> bool:
     """True when `folder` holds a finished job of this identity (and no rerun is asked); refuses a finished job
     of another identity unless `rerun`; False when the job is missing or broken (it is then run again)."""
@@ -107,8 +114,7 @@ def is_finished(folder: Path, identity: dict, rerun: bool) -> bool:
         return False
     if rerun:
         return False
-    changed = (differences(job["identity"], identity) if "identity" in job
-               else ["job.json records no identity (made by an older version)"])
+    changed = identity_changes(job, identity)
     if changed:
         raise JobError(f"{folder} holds a finished job made under other settings ({'; '.join(changed)}): "
                        "rerun=true redoes it, replacing its results, or choose another results_dir")

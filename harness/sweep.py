@@ -24,8 +24,8 @@ from tqdm import tqdm
 
 from harness.config import Action, ConfigError, RunConf, SweepConf, check_sweep, one_line_errors
 from harness.paths import CONF_DIR
-from harness.results import ResultsError, differences, read_job
-from harness.run import JobError, check_job, compose_run, is_finished, make_searcher, run_job
+from harness.results import ResultsError, read_job
+from harness.run import JobError, check_job, compose_run, identity_changes, is_finished, make_searcher, run_job
 from harness.traces import TraceSet
 
 # Keys of the sweep itself; every other command-line key is a run key, passed to every job.
@@ -94,7 +94,7 @@ def status(jobs: list[Job]) -> list[str]:
         except ResultsError as e:
             problems.append(f"{job.method} {job.target} seed={job.seed}: {e}")
             continue
-        changed = differences(done.get("identity", {}), identity)
+        changed = identity_changes(done, identity)
         if changed:
             problems.append(f"{job.method} {job.target} seed={job.seed}: {folder} finished under other settings "
                             f"({'; '.join(changed)})")
