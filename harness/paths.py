@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-_PACKAGE = Path(__file__).resolve().parent
-_WHEEL_DATA = _PACKAGE / "_data"
-DATA_ROOT = _WHEEL_DATA if _WHEEL_DATA.is_dir() else _PACKAGE.parent  # holds conf/ and traces/
+ROOT = Path(__file__).resolve().parent.parent  # holds the `harness` package: the checkout's top, or site-packages
+_WHEEL_DATA = ROOT / "harness" / "_data"
+DATA_ROOT = _WHEEL_DATA if _WHEEL_DATA.is_dir() else ROOT  # holds conf/ and traces/
 CONF_DIR = DATA_ROOT / "conf"
 TRACES_DIR = DATA_ROOT / "traces"
 

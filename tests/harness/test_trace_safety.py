@@ -167,3 +167,14 @@ def test_operator_profile_with_infinite_or_non_integer_values_is_refused(small_s
     ops = pd.DataFrame({"config_index": [-1, 1.5], "op_type": ["conv2d", "relu"], "time_share": [0.9, 0.1]})
     with pytest.raises(TraceError, match="column 'config_index' holds 1.5"):
         Trace("t", small_space, table(small_space), ops)
+
+
+@pytest.mark.parametrize("part", ["trace_set", "method", "target"])
+def test_job_folders_stay_inside_results_dir(tmp_path, part):
+    from harness.paths import UnsafeNameError
+    from harness.results import job_dir
+
+    names = {"trace_set": "sim-v1", "method": "random", "target": "vgg16", part: "../../x"}
+    with pytest.raises(UnsafeNameError, match="'../../x' is not a safe name"):
+        job_dir(tmp_path, names["trace_set"], names["method"], names["target"], 0)
+    assert job_dir(tmp_path, "sim-v1", "random", "vgg16", 3) == tmp_path / "sim-v1" / "random" / "vgg16" / "seed=3"
