@@ -20,6 +20,14 @@ RELEASE = Path(os.environ.get("FALCON_BENCH_RELEASE",
 NO_RELEASE = f"needs the authors' release at {RELEASE} (absent; set FALCON_BENCH_RELEASE to use another copy)"
 
 
+def pytest_report_header(config):
+    import harness
+
+    return [f"harness imported from {Path(harness.__file__).parent}",
+            f"release: {RELEASE} ({'present' if RELEASE.is_dir() else 'absent: tests that need it skip'})"]
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` selects, so that `-m needs_release` finds them all
 def pytest_collection_modifyitems(config, items):
     """Tests that use the release (the `release_dir` fixture, directly or through another fixture, or the
     `needs_release` marker) skip with one line where it is absent, e.g. on a fresh clone."""
