@@ -86,8 +86,8 @@ class SearchSpace:
             raise SpaceError("a space definition needs a non-empty 'knobs' list")
         knobs = []
         for k in spec["knobs"]:
-            if not (isinstance(k, Mapping) and isinstance(k.get("name"), str) and isinstance(k.get("values"), list)
-                    and all(_is_scalar(v) for v in k["values"])):
+            if not (isinstance(k, Mapping) and isinstance(k.get("name"), str)
+                    and isinstance(k.get("values"), (list, tuple)) and all(_is_scalar(v) for v in k["values"])):
                 raise SpaceError(f"knob {k!r} needs a 'name' and a list of single 'values'")
             values = tuple(_plain(v) for v in k["values"])
             knobs.append(Knob(k["name"], values, str(k.get("unit", "")), bool(k.get("ordered", True))))
