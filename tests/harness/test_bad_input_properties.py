@@ -18,7 +18,7 @@ from harness.traces import Trace, TraceError, TraceSet, write_trace_set
 SPACE = SearchSpace([Knob("cores", (1, 2)), Knob("gpu", ("a", "b"), ordered=False), Knob("mem", (0.5, 1.0))],
                     name="tiny")
 PROJECT_ERRORS = (TraceError, SpaceError, OracleError)
-FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 
 JUNK = st.one_of(st.none(), st.booleans(), st.integers(-3, 3), st.integers(2**63, 2**70),
                  st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=4), st.binary(max_size=3),
@@ -113,7 +113,7 @@ def trace_set(tmp_path_factory) -> Path:
     return write_trace_set(tmp_path_factory.mktemp("set") / "set", [Trace("m", SPACE, valid_table())], "set")
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.sampled_from(["schema_version", "name", "space", "models", "files", "info"]), JSON)
 def test_malformed_manifests_are_refused_with_a_trace_error(trace_set, key, value):
     good = (trace_set / "MANIFEST.json").read_text()
