@@ -1,10 +1,10 @@
 """Typed schemas of the run, sweep and report apps, and the one-line checks of their values.
 
-The dataclasses are registered in Hydra's ConfigStore and named in each app's defaults list
-(`conf/run.yaml`, `conf/sweep.yaml`, `conf/report.yaml`, `conf/make_inventories.yaml`), so OmegaConf refuses a value of the wrong type
-(`trials=abc`, `trials=2.5`, `seed=abc`, `methods=random`) while composing, before the app starts. The value rules
-that a type cannot say (`trials >= 1`, `seed >= 0`, ...) are checked by `check_run`, `check_sweep` and
-`check_report`, each refusing with one line that names the key and what is allowed.
+The dataclasses are registered in Hydra's ConfigStore and named in each app's defaults list (`conf/run.yaml`,
+`conf/sweep.yaml`, `conf/report.yaml`, `conf/make_inventories.yaml`), so OmegaConf refuses a value of the wrong
+type (`trials=abc`, `trials=2.5`, `seed=abc`, `methods=random`) while composing, before the app starts. The
+value rules that a type cannot say (`trials >= 1`, `seed >= 0`, ...) are checked by `check_run`, `check_sweep`
+and `check_report`, each refusing with one line that names the key and what is allowed.
 
 Entry points run their work under `one_line_errors`, which prints a project error as one line (no traceback) and
 exits non-zero.

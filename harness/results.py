@@ -22,6 +22,7 @@ from typing import Iterator
 
 import pandas as pd
 
+from harness.paths import safe_name
 from harness.traces import TraceError, TraceSet
 
 TRIALS, JOB = "trials.jsonl", "job.json"
@@ -32,7 +33,9 @@ class ResultsError(ValueError):
 
 
 def job_dir(results_dir: str | Path, trace_set: str, method: str, target: str, seed: int) -> Path:
-    return Path(results_dir) / trace_set / method / target / f"seed={seed}"
+    """A job's folder; the names in it must be single safe path components (nothing lands outside results_dir)."""
+    parts = [safe_name(trace_set, "trace set name"), safe_name(method, "method name"), safe_name(target, "target")]
+    return Path(results_dir).joinpath(*parts, f"seed={seed}")
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -87,7 +90,8 @@ def differences(old: dict, new: dict) -> list[str]:
     flat_old, flat_new = _flatten(old), _flatten(new)
     unset = "<unset>"
     return [f"{key}: {flat_old.get(key, unset)} -> {flat_new.get(key, unset)}"
-            for key in sorted(flat_old.keys() | flat_new.keys()) if flat_old.get(key, unset) != flat_new.get(key, unset)]
+            for key in sorted(flat_old.keys() | flat_new.keys())
+            if flat_old.get(key, unset) != flat_new.get(key, unset)]
 
 
 def _flatten(tree: dict, prefix: str = "") -> dict[str, object]:

@@ -24,7 +24,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from harness.config import ConfigError, check_run, one_line_errors
 from harness.oracle import TRIAL_MINUTES
-from harness.paths import CONF_DIR
+from harness.paths import CONF_DIR, trace_set_path
 from harness.results import (ResultsError, atomic_write_text, differences, job_dir, read_job, trace_location,
                              write_job)
 from harness.search import Searcher, run_search
@@ -134,7 +134,7 @@ def make_searcher(cfg: DictConfig) -> Searcher:
 def check_job(cfg: DictConfig) -> tuple[TraceSet, Path, dict]:
     """The job's trace set, folder and identity, once its values, target and trial count are checked."""
     check_run(cfg)
-    traces = TraceSet(to_absolute_path(cfg.traces.path))
+    traces = TraceSet(trace_set_path(cfg.traces.path))
     if cfg.target not in traces.models:
         raise JobError(f"trace set {traces.name!r} has no model {cfg.target!r}; models: {traces.models}")
     if cfg.trials > len(traces.space):

@@ -23,7 +23,7 @@ from omegaconf import DictConfig
 from tqdm import tqdm
 
 from harness.config import Action, ConfigError, RunConf, SweepConf, check_sweep, one_line_errors
-from harness.paths import CONF_DIR
+from harness.paths import CONF_DIR, trace_set_path
 from harness.results import ResultsError, read_job
 from harness.run import JobError, check_job, compose_run, identity_changes, is_finished, make_searcher, run_job
 from harness.traces import TraceSet
@@ -53,7 +53,7 @@ def plan(methods: list[str], targets: list[str] | None, seeds: int, results_dir:
                 jobs.append(Job(method, target, seed, cfg))
     if not jobs:
         raise ConfigError("the sweep has no jobs: the split names no target models; set targets=[...]")
-    traces = TraceSet(hydra.utils.to_absolute_path(jobs[0].config.traces.path))
+    traces = TraceSet(trace_set_path(jobs[0].config.traces.path))
     return jobs, traces
 
 

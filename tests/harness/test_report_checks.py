@@ -60,7 +60,8 @@ def test_bad_out_or_knobs_fail_before_any_write(results, tmp_path):
     assert not (tmp_path / "out").exists()
     cli = subprocess.run([sys.executable, "-m", "harness.report", f"results_dir={results}", f"out={a_file}"],
                          cwd=tmp_path, capture_output=True, text=True)
-    assert cli.returncode != 0 and cli.stderr.strip() == f"report: out={a_file}: is a file; name a folder for the report"
+    assert cli.returncode != 0
+    assert cli.stderr.strip() == f"report: out={a_file}: is a file; name a folder for the report"
 
 
 def test_report_finds_the_trace_set_from_any_folder_even_after_results_and_traces_moved(tmp_path):
