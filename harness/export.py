@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
@@ -30,8 +29,9 @@ import pandas as pd
 from hydra.utils import to_absolute_path
 from omegaconf import DictConfig
 
-from harness.paths import UnsafeNameError, safe_name
-from harness.traces import MEASUREMENT_FIELDS, Trace, TraceError, TraceSet
+from harness.config import one_line_errors
+from harness.paths import CONF_DIR, safe_name, trace_set_path
+from harness.traces import MEASUREMENT_FIELDS, Trace, TraceSet
 
 FORMATS = ("csv", "syne_tune")
 
@@ -147,15 +147,13 @@ def export(traces: TraceSet, fmt: str, out: Path) -> Path:
     return out
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="export")
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="export")
 def main(cfg: DictConfig) -> None:
-    if cfg.out is None:
-        sys.exit("export: out=... is required (a folder that does not exist yet)")
-    try:
-        traces = TraceSet(to_absolute_path(cfg.traces.path))
+    with one_line_errors("export", (ExportError,)):
+        if cfg.out is None:
+            raise ExportError("out=...: required (a folder that does not exist yet)")
+        traces = TraceSet(trace_set_path(cfg.traces.path))
         out = export(traces, cfg.format, Path(to_absolute_path(cfg.out)))
-    except (ExportError, TraceError, UnsafeNameError) as e:
-        sys.exit(f"export: {e}")
     print(f"exported trace set {traces.name} ({len(traces.models)} models) as {cfg.format} to {out}")
 
 

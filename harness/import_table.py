@@ -24,7 +24,8 @@ import pandas as pd
 from hydra.utils import to_absolute_path
 from omegaconf import DictConfig, OmegaConf
 
-from harness.paths import UnsafeNameError, safe_name
+from harness.config import ConfigError, one_line_errors
+from harness.paths import CONF_DIR, safe_name
 from harness.space import SearchSpace, SpaceError
 from harness.traces import (MANIFEST, MEASUREMENT_FIELDS, OPERATOR_COLUMNS, Trace, TraceError, TraceSet,
                             write_trace_set)
@@ -199,20 +200,20 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="import_table")
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="import_table")
 def main(cfg: DictConfig) -> None:
-    for key in ("src", "model", "out"):
-        if cfg[key] is None:
-            sys.exit(f"import_table: {key}=... is required")
-    try:
+    with one_line_errors("import_table"):
+        for key in ("src", "model", "out"):
+            if cfg[key] is None:
+                raise ConfigError(f"{key}=...: required (see conf/import_table.yaml)")
         space = SearchSpace.from_dict(OmegaConf.to_container(cfg.space, resolve=True))
         out = Path(to_absolute_path(cfg.out))
-        trace = import_table(Path(to_absolute_path(cfg.src)), space, cfg.model, out,
-                             Path(to_absolute_path(cfg.operators)) if cfg.operators else None, cfg.name)
-    except TableError as e:
-        sys.exit("\n".join(f"import_table: {p}" for p in e.problems))
-    except (SpaceError, UnsafeNameError, TraceError) as e:
-        sys.exit(f"import_table: {e}")
+        try:
+            trace = import_table(Path(to_absolute_path(cfg.src)), space, cfg.model, out,
+                                 Path(to_absolute_path(cfg.operators)) if cfg.operators else None, cfg.name)
+        except TableError as e:
+            print("\n".join(f"import_table: {p}" for p in e.problems), file=sys.stderr)
+            raise SystemExit(1) from None
     print(f"imported {trace.model} ({len(space)} configurations x {trace.n_reps} repetitions) into {out}")
 
 

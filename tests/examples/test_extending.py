@@ -29,7 +29,7 @@ def user_folder(tmp_path):
 def harness(module, folder, *args):
     env = {**os.environ, "PYTHONPATH": str(folder)}  # the user's module is importable; the project is installed
     return subprocess.run([sys.executable, "-m", f"harness.{module}", f"hydra.searchpath=[file://{folder / 'conf'}]",
-                           f"traces.path={ROOT / 'traces' / 'sim-v1'}", f"results_dir={folder / 'results'}", *args],
+                           f"results_dir={folder / 'results'}", *args],
                           cwd=folder, env=env, capture_output=True, text=True)
 
 

@@ -1,0 +1,18 @@
+"""Ask time of the off-the-shelf peers on the paper space, measured as Falcon's is (test_bench_falcon.py): one
+`ask` after 15 trials of the release's roberta. Run:
+scripts/test tests/benchmarks/test_bench_peers.py tests/benchmarks/test_bench_falcon.py --benchmark-enable"""
+
+import pytest
+
+pytest.importorskip("smac", reason="needs the peers extra (pip install -e '.[peers]')")
+pytest.importorskip("syne_tune", reason="needs the peers extra (pip install -e '.[peers]')")
+
+from baselines.smac_hpo import SMACHPO  # noqa: E402
+from baselines.syne_tune_bo import SyneTuneBO  # noqa: E402
+
+PEERS = {"smac_hpo": SMACHPO, "syne_tune_bo": SyneTuneBO}
+
+
+@pytest.mark.parametrize("name", PEERS)
+def test_bench_ask_after_15_trials(bench_ask, name, release_set):
+    bench_ask(PEERS[name](), release_set.load("roberta"))
