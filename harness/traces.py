@@ -29,6 +29,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from harness.ops.vocabulary import check_op_types
 from harness.space import SearchSpace, SpaceError
 
 SCHEMA_VERSION = 1
@@ -200,6 +201,10 @@ def _validate_operators(model: str, space: SearchSpace, ops: pd.DataFrame) -> pd
     bad = ~ops["config_index"].between(-1, len(space) - 1)
     if bad.any():
         raise TraceError(f"{where}: config_index {ops.loc[bad, 'config_index'].iloc[0]} is outside the space")
+    try:
+        check_op_types(ops["op_type"].unique(), where)
+    except ValueError as e:
+        raise TraceError(str(e)) from None
     if ops.duplicated(["config_index", "op_type"]).any():
         raise TraceError(f"{where}: an operator type appears twice at one configuration")
     return ops[list(OPERATOR_COLUMNS)]
