@@ -39,11 +39,7 @@ def space_of(cfg: DictConfig) -> SearchSpace:
 
 
 def settings_of(cfg: DictConfig) -> Settings:
-    values = OmegaConf.to_container(cfg.settings, resolve=True)
-    unknown = sorted(set(values) - set(Settings.__dataclass_fields__))
-    if unknown:
-        raise CollectError(f"settings has unknown keys {unknown}; known: {sorted(Settings.__dataclass_fields__)}")
-    return Settings(**values)
+    return Settings(**OmegaConf.to_container(cfg.settings, resolve=True))  # Hydra refuses unknown keys
 
 
 def collect(cfg: DictConfig):
