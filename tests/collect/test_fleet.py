@@ -266,3 +266,24 @@ def test_a_launcher_collects_two_models(tmp_path, tiny_models, monkeypatch, laun
         while _others_processes_mentioning(ray_dir) and time.monotonic() < deadline:
             time.sleep(0.5)
         assert not _others_processes_mentioning(ray_dir)
+
+
+@pytest.mark.slow
+def test_replay_sweeps_run_on_the_ray_launcher_with_the_serial_results(tmp_path, monkeypatch):
+    from harness.run import compose_run, run_job
+
+    ray_dir = tempfile.mkdtemp(prefix="ray", dir="/tmp")
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+    common = ["traces=measured_cpu", "split=measured_cpu", "target=mobilenet-v2", "method=random", "trials=3"]
+    run = subprocess.run([sys.executable, "-m", "harness.run", "-m", "hydra/launcher=ray_local",
+                          "hydra.launcher.ray.init.num_cpus=1", f"+hydra.launcher.ray.init._temp_dir={ray_dir}",
+                          *common, "seed=0,1", f"results_dir={tmp_path / 'ray'}"], cwd=REPO, capture_output=True,
+                         text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    for seed in (0, 1):
+        serial = run_job(compose_run([*common, f"seed={seed}", f"results_dir={tmp_path / 'serial'}"]))
+        on_ray = tmp_path / "ray" / serial.relative_to(tmp_path / "serial")
+        strip = lambda folder: [{k: v for k, v in json.loads(line).items() if k != "ask_ms"}  # noqa: E731
+                                for line in (folder / "trials.jsonl").read_text().splitlines()]
+        assert strip(on_ray) == strip(serial)
+    assert not _others_processes_mentioning(ray_dir)
