@@ -247,7 +247,7 @@ def _others_processes_mentioning(text: str) -> list[str]:
 @pytest.mark.parametrize("launcher", ["submitit_local", "ray_local"])
 def test_a_launcher_collects_two_models(tmp_path, tiny_models, monkeypatch, launcher):
     space = write_space(tmp_path, (1, 2))
-    extra = ["-m", f"hydra/launcher={launcher}", "model=tiny_models:TINY,tiny_models:FRAGILE"]
+    extra = [f"hydra/launcher={launcher}", "model=tiny_models:TINY,tiny_models:FRAGILE"]
     ray_dir = None
     if launcher == "ray_local":
         ray_dir = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # short: Ray's socket paths have a length limit
@@ -255,6 +255,7 @@ def test_a_launcher_collects_two_models(tmp_path, tiny_models, monkeypatch, laun
         monkeypatch.setenv("RAY_AUTH_MODE", "disabled")  # no token written into the home folder
     cmd = collect_cmd(tmp_path / "set", "unused", space, *extra)
     cmd.remove("model=unused")
+    cmd.insert(3, "-m")  # multirun: one job per model
     run = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-2000:]
     tset = TraceSet(tmp_path / "set")
