@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -243,16 +244,23 @@ def _others_processes_mentioning(text: str) -> list[str]:
     return found
 
 
+@pytest.fixture
+def ray_dir(monkeypatch):
+    """A short temporary folder for a local Ray instance (its socket paths have a length limit), removed after;
+    no authentication token is written into the home folder."""
+    path = tempfile.mkdtemp(prefix="ray", dir="/tmp")
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("launcher", ["submitit_local", "ray_local"])
-def test_a_launcher_collects_two_models(tmp_path, tiny_models, monkeypatch, launcher):
+def test_a_launcher_collects_two_models(tmp_path, tiny_models, ray_dir, launcher):
     space = write_space(tmp_path, (1, 2))
     extra = [f"hydra/launcher={launcher}", "model=tiny_models:TINY,tiny_models:FRAGILE"]
-    ray_dir = None
     if launcher == "ray_local":
-        ray_dir = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # short: Ray's socket paths have a length limit
         extra.append(f"+hydra.launcher.ray.init._temp_dir={ray_dir}")
-        monkeypatch.setenv("RAY_AUTH_MODE", "disabled")  # no token written into the home folder
     cmd = collect_cmd(tmp_path / "set", "unused", space, *extra)
     cmd.remove("model=unused")
     cmd.insert(3, "-m")  # multirun: one job per model
@@ -262,19 +270,16 @@ def test_a_launcher_collects_two_models(tmp_path, tiny_models, monkeypatch, laun
     assert tset.models == ["fragile-mlp", "tiny-mlp"]
     for model in tset.models:
         assert len(tset.load(model).measurements) == 2 * FAST.reps
-    if ray_dir is not None:
-        deadline = time.monotonic() + 30  # Ray's processes stop as the driver exits
-        while _others_processes_mentioning(ray_dir) and time.monotonic() < deadline:
-            time.sleep(0.5)
-        assert not _others_processes_mentioning(ray_dir)
+    deadline = time.monotonic() + 30  # Ray's processes stop as the driver exits
+    while _others_processes_mentioning(ray_dir) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not _others_processes_mentioning(ray_dir)
 
 
 @pytest.mark.slow
-def test_replay_sweeps_run_on_the_ray_launcher_with_the_serial_results(tmp_path, monkeypatch):
+def test_replay_sweeps_run_on_the_ray_launcher_with_the_serial_results(tmp_path, ray_dir):
     from harness.run import compose_run, run_job
 
-    ray_dir = tempfile.mkdtemp(prefix="ray", dir="/tmp")
-    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
     common = ["traces=measured_cpu", "split=measured_cpu", "target=mobilenet-v2", "method=random", "trials=3"]
     run = subprocess.run([sys.executable, "-m", "harness.run", "-m", "hydra/launcher=ray_local",
                           "hydra.launcher.ray.init.num_cpus=1", f"+hydra.launcher.ray.init._temp_dir={ray_dir}",
