@@ -158,6 +158,18 @@ def test_merging_two_shards_gives_one_trace_over_the_union_with_provenance(tmp_p
     assert sorted(trace.auxiliary["runs"]["config_index"].unique()) == list(range(len(MERGED)))
     assert set(trace.operators["op_type"]) == {"dense", "relu"}
     assert [s["label"] for s in trace.metadata["merged_from"]] == ["M60", "T4"]
+    again = merge_shards(shards, MERGED, tmp_path / "again")  # the same shards give the same bytes
+    assert TraceSet(again).digest() == tset.digest()
+
+
+def test_merge_on_the_command_line_refuses_in_one_line(tmp_path, tiny_models, fake_measure):
+    space = tmp_path / "fleet.yaml"
+    space.write_text(json.dumps(MERGED.to_dict()))
+    run = subprocess.run([sys.executable, "-m", "harness.collect", "action=merge",
+                          f"merge.shards=[{collect_shard(tmp_path, 'M60')}]", f"space={space}",
+                          f"out={tmp_path / 'merged'}"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2 and len(run.stderr.strip().splitlines()) == 1
+    assert "no shard for gpu_type=T4 (2 configurations)" in run.stderr and not (tmp_path / "merged").exists()
 
 
 def test_merge_refusals_name_what_is_missing_or_conflicting(tmp_path, tiny_models, fake_measure, monkeypatch):
