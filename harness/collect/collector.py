@@ -254,9 +254,11 @@ def measuring_order(n: int, seed: int) -> list[int]:
 
 
 def _same_key(key: str, value):
-    """The part of a header entry that must not change between sessions (the kernel version may)."""
+    """The part of a header entry that must not change between sessions (the kernel version may). A journal
+    started before machines had labels has none: a GPU machine's is its GPU type, a CPU machine's None."""
     if key == "machine" and isinstance(value, dict):
-        return {k: v for k, v in value.items() if k in ("cpu", "usable_cpus", "gpu_type", "label")}
+        return {"cpu": value.get("cpu"), "usable_cpus": value.get("usable_cpus"), "gpu_type": value.get("gpu_type"),
+                "label": value.get("label", value.get("gpu_type"))}
     return value
 
 

@@ -111,6 +111,18 @@ def test_a_finishing_writer_keeps_what_another_wrote_meanwhile(tmp_path, tiny_mo
     assert TraceSet(out).models == ["fragile-mlp", "tiny-mlp"]
 
 
+def test_a_journal_started_before_machine_labels_resumes(tmp_path, tiny_models, fake_measure):
+    out, sp = tmp_path / "set", SearchSpace([Knob("cpu_cores", (1,)), Knob("batch_size", (1, 2))], "s")
+    journal = Journal(work_dir(out) / "tiny-mlp.jsonl")
+    journal.path.parent.mkdir()
+    machine = {k: v for k, v in make_backend("cpu", PRICE).machine().items() if k not in ("label", "host")}
+    journal.append({"kind": "header", "model": "tiny-mlp", "model_ref": "tiny_models:TINY", "backend": "cpu",
+                    "space": sp.to_dict(), "settings": asdict(FAST), "machine": machine})
+    assert Collector(make_backend("cpu", PRICE), "tiny_models:TINY", sp, out, FAST, progress=False).run() == out
+    with pytest.raises(CollectError, match="another machine"):  # but a label given later is another machine
+        Collector(make_backend("cpu", PRICE, label="T4"), "tiny_models:TINY", sp, out, FAST, progress=False).run()
+
+
 def test_shards_of_one_model_write_it_once_all_are_measured(tmp_path, tiny_models, fake_measure):
     out, sp = tmp_path / "set", SearchSpace([Knob("cpu_cores", (1,)), Knob("batch_size", (1, 2, 4))], "s")
     first = Collector(make_backend("cpu", PRICE), "tiny_models:TINY", sp, out, FAST, progress=False,
