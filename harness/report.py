@@ -28,6 +28,7 @@ from hydra.utils import to_absolute_path  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
 from harness.metrics import aggregate, trials_to_target  # noqa: E402
+from harness.paths import CONF_DIR  # noqa: E402
 from harness.results import ResultsError, job_folders, load_results, read_job  # noqa: E402
 from harness.traces import TraceSet  # noqa: E402
 
@@ -266,7 +267,7 @@ def report(results_dir: Path, out: Path, trace_set: str | None = None, path_mode
     return {"summary": out / "summary.json", "figures": [f for f in figures if f is not None]}
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="report")
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="report")
 def main(cfg: DictConfig) -> None:
     results_dir = Path(to_absolute_path(cfg.results_dir))
     out = Path(to_absolute_path(cfg.out)) if cfg.out else results_dir / "report"

@@ -17,6 +17,8 @@ from typing import Iterator
 
 import pandas as pd
 
+from harness.paths import safe_name
+
 TRIALS, JOB = "trials.jsonl", "job.json"
 
 
@@ -25,7 +27,9 @@ class ResultsError(ValueError):
 
 
 def job_dir(results_dir: str | Path, trace_set: str, method: str, target: str, seed: int) -> Path:
-    return Path(results_dir) / trace_set / method / target / f"seed={seed}"
+    """A job's folder; the names in it must be single safe path components (nothing lands outside results_dir)."""
+    parts = [safe_name(trace_set, "trace set name"), safe_name(method, "method name"), safe_name(target, "target")]
+    return Path(results_dir).joinpath(*parts, f"seed={seed}")
 
 
 def atomic_write_text(path: Path, text: str) -> None:

@@ -21,7 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from harness.results import atomic_write_text, is_done, job_dir, write_job
 from harness.search import Searcher, run_search
-from harness.paths import CONF_DIR
+from harness.paths import CONF_DIR, trace_set_path
 from harness.traces import TraceSet
 
 
@@ -78,7 +78,7 @@ def fit_searcher(searcher: Searcher, cfg: DictConfig, traces: TraceSet, cache_di
 
 
 def run_job(cfg: DictConfig) -> Path:
-    traces = TraceSet(to_absolute_path(cfg.traces.path))
+    traces = TraceSet(trace_set_path(cfg.traces.path))
     if cfg.target not in traces.models:
         raise JobError(f"trace set {traces.name!r} has no model {cfg.target!r}; models: {traces.models}")
     folder = job_dir(to_absolute_path(cfg.results_dir), traces.name, cfg.method.name, cfg.target, cfg.seed)
@@ -114,7 +114,7 @@ def compose_run(overrides: list[str]) -> DictConfig:
         return compose("run", overrides=overrides)
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="run")
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="run")
 def main(cfg: DictConfig) -> None:
     run_job(cfg)
 

@@ -20,6 +20,7 @@ from joblib import Parallel, delayed
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
+from harness.paths import CONF_DIR, trace_set_path
 from harness.results import ResultsError, job_dir, read_job
 from harness.run import compose_run, run_job
 from harness.traces import TraceSet
@@ -52,7 +53,7 @@ def plan(methods: list[str], targets: list[str] | None, seeds: int, results_dir:
                 jobs.append(Job(method, target, seed, cfg))
     if not jobs:
         raise ValueError("the sweep has no jobs: check methods, targets and seeds")
-    traces = TraceSet(hydra.utils.to_absolute_path(jobs[0].config.traces.path))
+    traces = TraceSet(trace_set_path(jobs[0].config.traces.path))
     return jobs, traces
 
 
@@ -83,7 +84,7 @@ def status(jobs: list[Job], trace_set: str) -> list[str]:
     return problems
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="sweep")
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="sweep")
 def main(cfg: DictConfig) -> None:
     targets = list(cfg.targets) if cfg.targets is not None else None
     # The command line's run keys (traces=..., trials=..., method.searcher.x=...) go to every job.

@@ -20,6 +20,7 @@ import sys
 import hydra
 from hydra.utils import to_absolute_path
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import MissingMandatoryValue
 
 from harness.collect.backends import make_backend
 from harness.collect.canonicalise import canonicalise_set
@@ -27,8 +28,9 @@ from harness.collect.collector import Collector, Settings, Shard
 from harness.collect.journal import CollectError
 from harness.collect.merge import machine_space, merge_shards
 from harness.collect.plan import make_plan
+from harness.paths import CONF_DIR
 from harness.space import SearchSpace, SpaceError, load_space
-from harness.traces import TraceError
+from harness.traces import TraceError, check_replaceable
 
 ACTIONS = ("collect", "merge", "plan", "canonicalise")
 
@@ -43,6 +45,7 @@ def settings_of(cfg: DictConfig) -> Settings:
 
 
 def collect(cfg: DictConfig):
+    check_replaceable(to_absolute_path(str(cfg.out)))  # before any measuring: never a user's folder
     space = space_of(cfg)
     backend = make_backend(str(cfg.backend), OmegaConf.to_container(cfg.price, resolve=True), int(cfg.device),
                            bool(cfg.allow_power_cap), cfg.machine_label)
@@ -68,6 +71,7 @@ def run(cfg: DictConfig):
     if action == "collect":
         return collect(cfg)
     if action == "merge":
+        check_replaceable(to_absolute_path(str(cfg.out)))
         path = merge_shards([to_absolute_path(str(s)) for s in cfg.merge.shards], space_of(cfg),
                             to_absolute_path(str(cfg.out)), str(cfg.merge.knob),
                             bool(cfg.merge.allow_mixed_versions), cfg.name)
@@ -84,12 +88,15 @@ def run(cfg: DictConfig):
     return converted
 
 
-@hydra.main(version_base="1.3", config_path="../../conf/collect", config_name="collect")
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR / "collect"), config_name="collect")
 def main(cfg: DictConfig) -> None:
     try:
         run(cfg)
     except (CollectError, SpaceError, TraceError) as e:
         print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+    except MissingMandatoryValue as e:
+        print(f"error: {e.full_key}= is required (see conf/collect/collect.yaml)", file=sys.stderr)
         sys.exit(2)
 
 
