@@ -24,14 +24,26 @@ def test_predict_op_grows_with_batch_on_every_gpu():
         assert times[-1] / times[0] > 5  # large batches are work-bound, not launch-bound
 
 
+BIG_CONV = "((-1, 256, 56, 56), (256, 256, 3, 3))"  # compute-bound
+BIG_ADD = "((-1, 256, 56, 56), (-1, 256, 56, 56))"   # memory-bound
+
+
 def test_faster_gpu_is_faster_in_proportion_to_what_limits_the_operator():
-    big_conv = "((-1, 256, 56, 56), (256, 256, 3, 3))"  # compute-bound
-    big_add = "((-1, 256, 56, 56), (-1, 256, 56, 56))"   # memory-bound
+    """The spec-only model (v1): peak FP32 rate for compute-bound operators, bandwidth for memory-bound ones."""
     v100, t4 = gpu("V100"), gpu("T4")
-    conv_ratio = predict_op("nn.conv2d", big_conv, 64, "T4") / predict_op("nn.conv2d", big_conv, 64, "V100")
-    add_ratio = predict_op("add", big_add, 64, "T4") / predict_op("add", big_add, 64, "V100")
+    conv_ratio = predict_op("nn.conv2d", BIG_CONV, 64, "T4", version=1) / predict_op("nn.conv2d", BIG_CONV, 64, "V100", version=1)
+    add_ratio = predict_op("add", BIG_ADD, 64, "T4", version=1) / predict_op("add", BIG_ADD, 64, "V100", version=1)
     assert conv_ratio == pytest.approx(v100.fp32_tflops / t4.fp32_tflops, rel=0.1)
     assert add_ratio == pytest.approx(v100.mem_bw_gbps / t4.mem_bw_gbps, rel=0.1)
+
+
+def test_v2_corrects_compute_bound_operators_only_on_the_corrected_gpus():
+    """sim-v2's per-GPU corrections: a slower sustained K80 clock and a more efficient V100 on compute-bound
+    work; memory-bound operators and uncorrected GPUs (T4) are unchanged."""
+    ratio = {g: predict_op("nn.conv2d", BIG_CONV, 64, g, version=2) / predict_op("nn.conv2d", BIG_CONV, 64, g, version=1)
+             for g in ("K80", "V100", "T4")}
+    assert ratio["K80"] > 1.1 and ratio["V100"] < 0.9 and ratio["T4"] == 1.0
+    assert predict_op("add", BIG_ADD, 64, "V100", version=2) == predict_op("add", BIG_ADD, 64, "V100", version=1)
 
 
 def test_calibration_report_is_shipped_with_leave_one_gpu_out_errors():
