@@ -1,8 +1,10 @@
 """Write a simulated trace set: every configuration of a space, for every model, with repetitions.
 
-    python -m harness.simulate                        # traces/sim-v1: the paper's 30 models x 1,440 configs x 5 reps
+    python -m harness.simulate                        # traces/sim-v2: the paper's 30 models x 1,440 configs x 5 reps
+    python -m harness.simulate sim=v1                 # traces/sim-v1, byte for byte as published
     python -m harness.simulate models=[vgg16,gru] out=traces/sim-small name=sim-small
-    python -m harness.simulate sim.noise.model_effect_scale=0 out=traces/sim-v1-nofx name=sim-v1-nofx
+    python -m harness.simulate sim.noise.model_effect_scale=0 out=traces/sim-v2-nofx name=sim-v2-nofx
+    python -m harness.simulate space=cpu_local models=[resnet-18] out=traces/sim-v2-cpu name=sim-v2-cpu
 
 The same configuration and seed give byte-identical files. docs/simulator.md describes the model behind it.
 """
@@ -89,7 +91,8 @@ def run(cfg: DictConfig) -> list[str]:
     space = load_space(cfg.space)
     sim = Simulator(cfg.sim)
     params = OmegaConf.to_container(cfg.sim, resolve=True)
-    common = {"provenance": "simulated", "simulator": "harness.sim v1", "seed": int(cfg.seed), "reps": int(cfg.reps),
+    simulator = f"harness.sim v{sim.version}"
+    common = {"provenance": "simulated", "simulator": simulator, "seed": int(cfg.seed), "reps": int(cfg.reps),
               "sim_params": params, "op_cost_sha256": sha256_file(PARAMS_FILE),
               "software": {"python": platform.python_version(), "numpy": np.__version__}}
     traces, skipped = [], {}
@@ -104,7 +107,7 @@ def run(cfg: DictConfig) -> list[str]:
         print(f"{model}: {int(traces[-1].feasible.sum())}/{len(space)} configurations feasible", file=sys.stderr)
     if not traces:
         raise SimError(f"no model could be simulated, nothing written: {skipped}")
-    info = {"provenance": "simulated", "simulator": "harness.sim v1", "seed": int(cfg.seed), "reps": int(cfg.reps),
+    info = {"provenance": "simulated", "simulator": simulator, "seed": int(cfg.seed), "reps": int(cfg.reps),
             "sim_params_digest": _digest(params), "skipped_models": skipped,
             "note": "docs/simulator.md describes the model; regenerate with `python -m harness.simulate`"}
     write_trace_set(to_absolute_path(cfg.out), traces, cfg.name, info)
@@ -115,7 +118,7 @@ def _digest(obj) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()
 
 
-@hydra.main(version_base="1.3", config_path="../conf/sim", config_name="simulate")
+@hydra.main(version_base="1.3", config_path="../conf", config_name="sim/simulate")
 def main(cfg: DictConfig) -> None:
     written = run(cfg)
     print(f"wrote {len(written)} models to {cfg.out}")

@@ -6,12 +6,12 @@
 
 Both fold a batch norm that follows a convolution or dense layer into its weights (TensorFlow's inference
 optimisation, TVM's FoldScaleAxis), as v1 does. The fused executor:
-- an element-wise operator (not a reduction such as softmax or layer_norm) whose producer is a convolution, a
-  GEMM, a pooling or another element-wise operator runs inside the producer's kernel: no launch, and only
-  `epilogue_fraction` of its stand-alone memory traffic (extra operands it still reads, register pressure);
-  its arithmetic is unchanged. Its time stays attributed to its own type, as an instrumented profile shows it.
-  An element-wise operator after a data-movement operator (split, concatenate, transpose) starts a kernel:
-  graph compilers do not fuse through multi-output or layout operators.
+- an element-wise operator (not a reduction such as softmax or layer_norm) in the epilogue chain of a
+  convolution, GEMM, pooling or concatenate runs inside that kernel: no launch, and only `epilogue_fraction` of its stand-alone
+  memory traffic (extra operands it still reads, register pressure); its arithmetic is unchanged. Its time
+  stays attributed to its own type, as an instrumented profile shows it. Element-wise operators after a
+  data-movement operator (split, concatenate, transpose) or a reduction run as kernels of their own, as a
+  recurrent cell's gates after a split do (graph compilers do not fuse through multi-output operators).
 - Relay's `nn.batch_matmul(x, y)` computes x . y^T: a batch_matmul whose second operand is not produced by a
   transpose gets one inserted (a copy of that operand).
 - transposes move data with strided accesses: their memory efficiency is scaled by `transpose_efficiency`.
@@ -35,7 +35,10 @@ FOLDS_BATCH_NORM = ("conv1d", "conv2d", "conv3d", "dense")
 NOT_FUSABLE = ("softmax", "log_softmax", "layer_norm", "batch_norm_unfolded", "mean", "sum", "max", "min",
                "argmax", "global_avg_pool2d", "adaptive_avg_pool2d", "avg_pool2d", "max_pool2d", "max_pool1d",
                "avg_pool1d", "l2_normalize", "lrn", "cumsum", "topk")
-FUSING_PRODUCERS = ("conv", "gemm", "elementwise")
+FUSING_PRODUCERS = ("conv", "gemm")
+# Other producers whose output an element-wise chain fuses into (TVM: pooling is out-element-wise fusable,
+# concatenate is injective with one output).
+FUSING_TYPES = ("max_pool2d", "avg_pool2d", "max_pool1d", "avg_pool1d", "concatenate")
 
 
 @dataclass
@@ -94,16 +97,18 @@ def plan(executor: str, ops: pd.DataFrame, cls: np.ndarray, params=None) -> Kern
 
 
 def _fused_mask(types: np.ndarray, cls: np.ndarray) -> np.ndarray:
-    """Element-wise operators whose producer (the previous operator that is not a free view) fuses them."""
+    """Element-wise operators in an epilogue chain: right after a convolution, GEMM, pooling or concatenate (or
+    after an operator already fused into one), skipping free views. A chain that starts after anything else (a split, a
+    reduction, the graph input) runs as kernels of its own, as a recurrent cell's gates do."""
     fused = np.zeros(len(types), dtype=bool)
-    producer = None
+    open_chain = False
     for i, (t, c) in enumerate(zip(types, cls)):
         if c == "view":
             continue
-        if c == "elementwise" and t not in NOT_FUSABLE and producer in FUSING_PRODUCERS:
+        if c == "elementwise" and t not in NOT_FUSABLE and open_chain:
             fused[i] = True
         else:
-            producer = "elementwise" if (c == "elementwise" and t in NOT_FUSABLE) else c
+            open_chain = c in FUSING_PRODUCERS or t in FUSING_TYPES
     return fused
 
 

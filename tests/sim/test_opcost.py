@@ -61,11 +61,16 @@ def test_bad_input_is_named():
 
 
 @pytest.mark.slow
-def test_calibration_reproduces_the_shipped_parameters(tmp_path):
-    from harness.sim.calibrate import DEFAULT_DATA, calibrate
+def test_calibration_reproduces_the_shipped_parameters(tmp_path, release_dir):
+    """Refitting gives the shipped fit. Parameters the data leave undetermined (fitted to ~0, e.g. a launch
+    term of 1e-15 us) differ between BLAS builds in their last digits, so values are compared to 0.1 %, or
+    absolutely for those below 1e-4; the leave-one-GPU-out errors to 0.5 points."""
+    from harness.sim.calibrate import OPERATOR_TIMES, calibrate
 
-    fresh = calibrate(DEFAULT_DATA, tmp_path / "op_cost.json")
+    fresh = calibrate(release_dir / OPERATOR_TIMES, tmp_path / "op_cost.json")
     shipped = json.loads(PARAMS_FILE.read_text())
     assert fresh["data_sha256"] == shipped["data_sha256"]
-    assert fresh["params"] == shipped["params"]
-    assert fresh["leave_one_gpu_out"] == shipped["leave_one_gpu_out"]
+    flat = lambda d: {f"{k}.{c}": x for k, v in d.items() for c, x in (v.items() if isinstance(v, dict) else [("", v)])}
+    assert flat(fresh["params"]) == pytest.approx(flat(shipped["params"]), rel=1e-3, abs=1e-4)
+    for gpu, errors in shipped["leave_one_gpu_out"].items():
+        assert fresh["leave_one_gpu_out"][gpu]["median_pct"] == pytest.approx(errors["median_pct"], abs=0.5)
