@@ -54,8 +54,8 @@ def test_calibration_report_is_shipped_with_leave_one_gpu_out_errors():
 
 
 def test_bad_input_is_named():
-    with pytest.raises(SimError, match="unknown GPU type 'A100'"):
-        predict_op("nn.conv2d", CONV, 4, "A100")
+    with pytest.raises(SimError, match="unknown GPU type 'B200'"):
+        predict_op("nn.conv2d", CONV, 4, "B200")
     with pytest.raises(SimError, match="cannot read input shapes"):
         predict_op("nn.conv2d", "((-1, 3", 4, "T4")
 
