@@ -34,17 +34,32 @@ DIGITS = {"latency_p99_ms": 3, "power_w": 3}
 DEFAULT_DIGITS = 4
 
 
-def round_sig(x: np.ndarray, digits: int) -> np.ndarray:
-    """Round to significant digits (smaller files; far finer than the repetition noise)."""
+# Exact powers of ten (parsed, so correctly rounded) for `round_sig(..., exact=True)`.
+_POW10 = np.array([float(f"1e{k}") for k in range(0, 31)])
+
+
+def round_sig(x: np.ndarray, digits: int, exact: bool = False) -> np.ndarray:
+    """Round to significant digits (smaller files; far finer than the repetition noise).
+
+    `exact=False` is sim-v1's rule, kept so sim-v1 regenerates as published; it scales by `10.0 ** k` from
+    numpy's vectorised power, whose last bit can differ between CPUs and numpy builds (seen here: 5 small
+    models of sim-v1 regenerate 1 ulp apart). `exact=True` (sim-v2) scales by exactly representable powers of
+    ten, multiplying or dividing, so every platform rounds the same way."""
     x = np.asarray(x, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
-        scale = 10.0 ** (digits - 1 - np.floor(np.log10(np.abs(x))))
-    scale = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
-    return np.round(x * scale) / scale
+        k = digits - 1 - np.floor(np.log10(np.abs(x)))
+    if not exact:
+        scale = 10.0 ** k
+        scale = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
+        return np.round(x * scale) / scale
+    k = np.where(np.isfinite(k), np.clip(k, -30, 30), 0).astype(int)
+    up, down = _POW10[np.maximum(k, 0)], _POW10[np.maximum(-k, 0)]
+    return np.where(k >= 0, np.round(x * up) / up, np.round(x / down) * down)
 
 
 def simulate_trace(sim: Simulator, model: str, space: SearchSpace, reps: int, seed: int,
                    metadata: dict) -> Trace:
+    exact = sim.version >= 2
     digits = space.grid_digits()
     grid = pd.DataFrame({k.name: np.array(k.values)[digits[:, j]] for j, k in enumerate(space.knobs)})
     expected = sim.simulate(model, {k: grid[k].to_numpy() for k in space.names})
@@ -55,11 +70,12 @@ def simulate_trace(sim: Simulator, model: str, space: SearchSpace, reps: int, se
     m["feasible"] = np.repeat(expected["feasible"], reps)
     m["reason"] = np.repeat(expected["reason"], reps)
     for f in MEASUREMENT_FIELDS:
-        m[f] = round_sig(noisy[f].reshape(-1), DIGITS.get(f, DEFAULT_DIGITS))
-    return Trace(model, space, m, operator_table(expected), metadata)
+        if f in noisy:  # CPU-only serving has no GPU memory or power
+            m[f] = round_sig(noisy[f].reshape(-1), DIGITS.get(f, DEFAULT_DIGITS), exact)
+    return Trace(model, space, m, operator_table(expected, exact), metadata)
 
 
-def operator_table(expected: dict) -> pd.DataFrame:
+def operator_table(expected: dict, exact: bool = False) -> pd.DataFrame:
     """One row per (feasible configuration, operator type), plus a model-wide profile (config_index -1: the
     mean over feasible configurations, like the release's profiles). An out-of-memory configuration has no
     profile of its own, so a trial there sees only the model-wide one (a separate sandbox profiling run)."""
@@ -75,9 +91,9 @@ def operator_table(expected: dict) -> pd.DataFrame:
     t_total, m_total = time_ms.sum(axis=1)[rows], mem_mb.sum(axis=1)[rows]
     return pd.DataFrame({
         "config_index": index[rows].astype(np.int64), "op_type": types[cols],
-        "time_ms": round_sig(t, DEFAULT_DIGITS), "time_share": np.round(np.where(t_total > 0, t / t_total, 0.0), 5),
-        "mem_mb": round_sig(mm, DEFAULT_DIGITS),
-        "mem_share": np.round(np.where(m_total > 0, mm / m_total, 0.0), 5)})
+        "time_ms": round_sig(t, DEFAULT_DIGITS, exact), "time_share": np.round(np.where(t_total > 0, t / t_total, 0.0), 5),
+        "mem_mb": round_sig(mm, DEFAULT_DIGITS, exact),
+        "mem_share": np.round(np.divide(mm, m_total, out=np.zeros_like(mm), where=m_total > 0), 5)})
 
 
 def model_list(cfg: DictConfig) -> list[str]:

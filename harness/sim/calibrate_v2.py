@@ -132,9 +132,16 @@ def measured_cpu(traces: Path) -> dict[str, pd.DataFrame]:
     return out
 
 
+_CPU_SIMS: dict[int, Simulator] = {}
+
+
 def _cpu_sim(params, x) -> Simulator:
+    """A simulator with CPU-serving values `x` and no model effects; one per parameter set, reused so the
+    inventories are read once."""
     values = dict(zip(CPU_FREE, map(float, x)))
-    return Simulator(OmegaConf.merge(params, {"cpu_serving": values, "noise": {"model_effect_scale": 0.0}}))
+    sim = _CPU_SIMS.setdefault(id(params), Simulator(params))
+    sim.params = OmegaConf.merge(params, {"cpu_serving": values, "noise": {"model_effect_scale": 0.0}})
+    return sim
 
 
 def _predict_cpu(sim: Simulator, model: str, table: pd.DataFrame) -> dict:

@@ -39,10 +39,13 @@ def op_work(sim, model: str, batch: int) -> dict[str, np.ndarray]:
 
 
 def _work(sim, model: str, batch: int) -> dict[str, np.ndarray]:
-    inv = sim.load_inventory(model, batch)
-    cls = np.array([op_class(t) for t in inv.ops["op_type"]])
-    k = executor.plan("eager", inv.ops, cls)
-    return {"op_types": k.op_types, "cls": k.cls, "flops": k.flops, "nbytes": k.nbytes}
+    key = ("cpu", model, int(batch))
+    if key not in sim.cache:
+        inv = sim.load_inventory(model, batch)
+        cls = np.array([op_class(t) for t in inv.ops["op_type"]])
+        k = executor.plan("eager", inv.ops, cls)
+        sim.cache[key] = {"op_types": k.op_types, "cls": k.cls, "flops": k.flops, "nbytes": k.nbytes}
+    return sim.cache[key]
 
 
 def op_ms(cfg, work: dict[str, np.ndarray], cores: np.ndarray) -> np.ndarray:

@@ -112,6 +112,7 @@ class Simulator:
         self.corrections_ = (OmegaConf.to_container(self.params.gpu_corrections)
                              if self.version >= 2 and "gpu_corrections" in self.params else None)
         self._ops: dict[tuple[str, int], _BatchOps] = {}
+        self.cache: dict[tuple, dict] = {}  # per-stage derived inputs that do not depend on the knobs (cpu_serving)
 
     # -- inputs -----------------------------------------------------------------------------------------------
     def spec(self, model: str):
