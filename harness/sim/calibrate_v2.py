@@ -139,7 +139,9 @@ def _cpu_sim(params, x) -> Simulator:
     """A simulator with CPU-serving values `x` and no model effects; one per parameter set, reused so the
     inventories are read once."""
     values = dict(zip(CPU_FREE, map(float, x)))
-    sim = _CPU_SIMS.setdefault(id(params), Simulator(params))
+    if id(params) not in _CPU_SIMS:
+        _CPU_SIMS[id(params)] = Simulator(params)
+    sim = _CPU_SIMS[id(params)]
     sim.params = OmegaConf.merge(params, {"cpu_serving": values, "noise": {"model_effect_scale": 0.0}})
     return sim
 
