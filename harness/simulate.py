@@ -23,15 +23,16 @@ from hydra.utils import to_absolute_path
 from omegaconf import DictConfig, OmegaConf
 
 from harness.sim import SimError, Simulator
+from harness.sim.cpu_serving import INVENTORY_BATCHES
 from harness.sim.noise import rng as keyed_rng
 from harness.sim.opcost import PARAMS_FILE
-from harness.paths import CONF_DIR
 from harness.space import SearchSpace, load_space
 from harness.traces import MEASUREMENT_FIELDS, Trace, sha256_file, write_trace_set
 
 # Significant digits kept: finer than each field's repetition noise (3 % on throughput, 1 % on power, ~25 % p99 tail).
 DIGITS = {"latency_p99_ms": 3, "power_w": 3}
 DEFAULT_DIGITS = 4
+SMALLEST_INVENTORY = INVENTORY_BATCHES[0]
 
 
 # Exact powers of ten (parsed, so correctly rounded) for `round_sig(..., exact=True)`.
@@ -99,12 +100,11 @@ def operator_table(expected: dict, exact: bool = False) -> pd.DataFrame:
 def model_list(cfg: DictConfig) -> list[str]:
     if cfg.models is not None:
         return list(cfg.models)
-    split = OmegaConf.load(CONF_DIR / "split" / f"{cfg.split}.yaml")
-    return sorted(list(split.source) + list(split.target))
+    return sorted(list(cfg.split.source) + list(cfg.split.target))
 
 
 def run(cfg: DictConfig) -> list[str]:
-    space = load_space(cfg.space)
+    space = load_space(cfg.space.name)
     sim = Simulator(cfg.sim)
     params = OmegaConf.to_container(cfg.sim, resolve=True)
     simulator = f"harness.sim v{sim.version}"
@@ -114,7 +114,8 @@ def run(cfg: DictConfig) -> list[str]:
     traces, skipped = [], {}
     for model in model_list(cfg):
         try:
-            sim.batch_ops(model, int(min(space.knob("batch_size").values)))
+            # inventories are stored from batch 4 up (CPU-only serving extrapolates below it)
+            sim.batch_ops(model, max(int(min(space.knob("batch_size").values)), SMALLEST_INVENTORY))
         except SimError as e:  # no inventory for this model
             skipped[model] = str(e).splitlines()[0][:200]
             print(f"skip {model}: {skipped[model]}", file=sys.stderr)
