@@ -74,3 +74,14 @@ def test_calibration_reproduces_the_shipped_parameters(tmp_path, release_dir):
     assert flat(fresh["params"]) == pytest.approx(flat(shipped["params"]), rel=1e-3, abs=1e-4)
     for gpu, errors in shipped["leave_one_gpu_out"].items():
         assert fresh["leave_one_gpu_out"][gpu]["median_pct"] == pytest.approx(errors["median_pct"], abs=0.5)
+
+
+def test_calibrate_names_a_missing_release_dir_and_an_unknown_mode(tmp_path):
+    import subprocess
+    import sys
+    run = lambda *args: subprocess.run([sys.executable, "-m", "harness.sim.calibrate", *args],
+                                       capture_output=True, text=True, cwd=tmp_path)
+    missing = run(f"release_dir={tmp_path / 'nowhere'}")
+    assert missing.returncode != 0 and "release_dir=" in missing.stderr and "not found" in missing.stderr
+    unknown = run("mode=everything")
+    assert unknown.returncode != 0 and "mode='everything' is not a calibration" in unknown.stderr
