@@ -124,7 +124,9 @@ def test_modern_gpus_are_predicted_from_their_specifications():
 
 
 def test_cpu_serving_scales_with_cores_and_batches_down_to_one():
-    sim = v2()
+    """The mechanism, with a second core worth 0.8 of one (the shipped fit, 0.05, reflects an overloaded
+    machine: docs/simulator.md section 5)."""
+    sim = v2(cpu_serving={"parallel_efficiency": 0.8})
     e = sim.simulate("resnet-18", {"cpu_cores": np.array([1, 2, 1, 1]), "batch_size": np.array([8, 8, 1, 2])})
     assert e["rps"][1] > 1.3 * e["rps"][0]
     assert e["feasible"].all() and "gpu_mem_used_gb" not in e
