@@ -22,6 +22,7 @@ import pandas as pd
 from hydra.utils import to_absolute_path
 from omegaconf import DictConfig, OmegaConf
 
+from harness.paths import CONF_DIR
 from harness.sim import SimError, Simulator
 from harness.sim.cpu_serving import INVENTORY_BATCHES
 from harness.sim.noise import rng as keyed_rng
@@ -135,7 +136,7 @@ def _digest(obj) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="sim/simulate")
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="sim/simulate")
 def main(cfg: DictConfig) -> None:
     written = run(cfg)
     print(f"wrote {len(written)} models to {cfg.out}")

@@ -26,6 +26,7 @@ from hydra.utils import to_absolute_path
 from omegaconf import DictConfig, OmegaConf
 from scipy.optimize import least_squares
 
+from harness.paths import CONF_DIR
 from harness.sim.hardware import load_gpus
 from harness.sim.opcost import PARAMS_FILE, OpCostParams, gpu_arrays, op_class, op_times_us, op_work
 from harness.traces import sha256_file
@@ -124,7 +125,7 @@ def release_file(cfg: DictConfig, *parts: str) -> Path:
     return path
 
 
-@hydra.main(version_base="1.3", config_path="../../conf", config_name="sim/calibrate")
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="sim/calibrate")
 def main(cfg: DictConfig) -> None:
     if cfg.mode == "ops":
         out = Path(to_absolute_path(cfg.out)) if cfg.out else PARAMS_FILE

@@ -14,6 +14,7 @@ from hydra.utils import to_absolute_path
 from omegaconf import DictConfig
 from scipy.stats import spearmanr
 
+from harness.paths import CONF_DIR
 from harness.traces import TraceSet
 
 
@@ -66,7 +67,7 @@ def op_share_comparison(simulated: TraceSet, reference: TraceSet) -> pd.DataFram
     return pd.DataFrame(rows)
 
 
-@hydra.main(version_base="1.3", config_path="../../conf", config_name="sim/landscape")
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="sim/landscape")
 def main(cfg: DictConfig) -> None:
     sets = [TraceSet(to_absolute_path(p)) for p in cfg.sets]
     for traces in sets:
