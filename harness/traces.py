@@ -30,6 +30,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from harness.ops.vocabulary import check_op_types
 from harness.paths import UnsafeNameError, safe_name
 from harness.space import SearchSpace, SpaceError
 
@@ -273,6 +274,10 @@ def _validate_operators(model: str, space: SearchSpace, ops: pd.DataFrame) -> pd
     bad = ops["config_index"] > len(space) - 1
     if bad.any():
         raise TraceError(f"{where}: config_index {ops.loc[bad, 'config_index'].iloc[0]} is outside the space")
+    try:
+        check_op_types(ops["op_type"].unique(), where)
+    except ValueError as e:
+        raise TraceError(str(e)) from None
     if ops.duplicated(["config_index", "op_type"]).any():
         raise TraceError(f"{where}: an operator type appears twice at one configuration")
     return ops[list(OPERATOR_COLUMNS)]
