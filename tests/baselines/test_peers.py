@@ -50,7 +50,7 @@ def test_never_proposes_twice_even_when_exhausting_the_space(name, tiny_space, m
     assert sorted(i for i, _, _ in records) == list(range(len(tiny_space)))
 
 
-@pytest.mark.parametrize("name", PEERS)
+@pytest.mark.parametrize("name", ["smac_hpo", pytest.param("syne_tune_bo", marks=pytest.mark.slow)])
 def test_finds_the_optimum_of_an_obvious_trace(name, small_space, make_trace):
     trace = make_trace(small_space, objective)
     records = run(PEERS[name](), trace, 0, 30)  # half of the 60 configurations
