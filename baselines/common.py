@@ -1,10 +1,12 @@
-"""Pieces the baselines share: configuration features, source-set matrices, GP surrogates, expected improvement,
-and the `TransferSearcher` base class whose fitted state round-trips through JSON (`get_state`/`set_state`).
+"""Pieces the baselines share: source-set matrices, GP surrogates, expected improvement, and
+`SourceMatrixSearcher`, the base of the baselines that learn from the sources' normalised objectives and whose
+fitted state round-trips through JSON (`get_state`/`set_state`).
 """
 
 from __future__ import annotations
 
 import warnings
+from abc import abstractmethod
 from typing import Sequence
 
 import numpy as np
@@ -15,7 +17,7 @@ from sklearn.gaussian_process.kernels import ConstantKernel, Kernel, Matern, Whi
 
 from threadpoolctl import threadpool_limits
 
-from harness.search import Searcher
+from harness.search import Knowledge, Searcher, StatefulSearcher
 from harness.space import SearchSpace
 from harness.traces import Trace
 
@@ -23,25 +25,6 @@ from harness.traces import Trace
 # The baselines' linear algebra is on small matrices, where BLAS threads only contend with each other and with
 # parallel jobs (measured 5-10x slower asks on a loaded 2-core machine): run it single-threaded.
 single_threaded = threadpool_limits.wrap(limits=1)
-
-
-def normalised_objectives(traces: Sequence[Trace], space: SearchSpace | None = None) -> np.ndarray:
-    """(n_models, n_configs) true objective of each trace, min-max normalised per model (the paper's norm.).
-
-    Refuses traces over different spaces, or over another space than `space` when given.
-    """
-    if not traces:
-        raise ValueError("fit() needs at least one source trace")
-    space = space or traces[0].space
-    rows = []
-    for t in traces:
-        if t.space != space:
-            raise ValueError(f"source trace {t.model!r} is over space {t.space.name!r}, not {space.name!r}: "
-                             "all source traces and the target must share one space")
-        v = np.asarray(t.true_objective, dtype=float)
-        span = v.max() - v.min()
-        rows.append((v - v.min()) / span if span > 0 else np.zeros_like(v))
-    return np.vstack(rows)
 
 
 def observed(searcher: Searcher) -> tuple[np.ndarray, np.ndarray]:
@@ -97,17 +80,17 @@ def scale_to_observed(prior: np.ndarray, idx: np.ndarray, y: np.ndarray) -> floa
     return max(float(p @ y) / denom, 0.0) if denom > 0 else 0.0
 
 
-class TransferSearcher(Searcher):
-    """A searcher that learns from source traces offline; its fitted state is plain JSON (no pickle).
+class SourceMatrixSearcher(StatefulSearcher):
+    """A transfer searcher that learns from the source traces' normalised objectives; its state is plain JSON.
 
-    Subclasses implement `_fit(matrix)` (the normalised source objectives, models x configurations),
-    `_state()` and `_load_state(state)` for what they learned beyond the space.
+    Subclasses implement `_fit(source, matrix)` (the source traces and their normalised objectives, models x
+    configurations), `_state()` and `_load_state(state)` for what they learned beyond the space.
     """
 
     @single_threaded
-    def fit(self, source: Sequence[Trace]) -> "TransferSearcher":
-        source = list(source)
-        matrix = normalised_objectives(source)
+    def fit(self, knowledge: Knowledge) -> "SourceMatrixSearcher":
+        source = list(knowledge.sources)
+        matrix = knowledge.normalised_objectives()
         self.source_space_ = source[0].space
         self.source_models_ = [t.model for t in source]
         self._fit(source, matrix)
@@ -126,7 +109,7 @@ class TransferSearcher(Searcher):
         return {"method": self.name, "space": self.source_space_.to_dict(), "source_models": self.source_models_,
                 **self._state()}
 
-    def set_state(self, state: dict) -> "TransferSearcher":
+    def set_state(self, state: dict) -> "SourceMatrixSearcher":
         if state.get("method") != self.name:
             raise ValueError(f"{self.name}: state was fitted by {state.get('method')!r}")
         self.source_space_ = SearchSpace.from_dict(state["space"])
@@ -134,11 +117,14 @@ class TransferSearcher(Searcher):
         self._load_state(state)
         return self
 
+    @abstractmethod
     def _fit(self, source: Sequence[Trace], matrix: np.ndarray) -> None:
-        raise NotImplementedError
+        """Learn from the source traces and their normalised objectives."""
 
+    @abstractmethod
     def _state(self) -> dict:
-        raise NotImplementedError
+        """What `_fit` learned, as JSON-able values."""
 
+    @abstractmethod
     def _load_state(self, state: dict) -> None:
-        raise NotImplementedError
+        """Restore what `_state` returned."""
