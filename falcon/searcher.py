@@ -34,7 +34,8 @@ import copy
 import numpy as np
 import pandas as pd
 
-from falcon.curves import ResourceCurve, curve_response, curves_from_table, curves_of_response, learn_responses
+from falcon.curves import (RESPONSE_KINDS, ResourceCurve, curve_response, curves_from_table, curves_of_response,
+                           learn_responses)
 from falcon.mcts_bo import (RegionScorer, calibrate, default_kernel, posterior, propose, select_leaf,
                             split_with_trials)
 from falcon.pruning import prune_knobs
@@ -59,6 +60,9 @@ class FalconSearcher(StatefulSearcher):
     first_trial: "offline_optimum" (the configuration the offline knowledge ranks first, as Figure 7 step (1)
     and the authors' code do) or "random" (Algorithm 1 line 1). exploit_rule: "paper" (exploit when
     v_j >= v_{j-1}, Algorithm 1 line 9) or "best_so_far" (exploit when the last trial is the best so far).
+    kop_response: how an operator's response is learned from source profiles (`falcon.curves.learn_responses`):
+    "share_quotient" (objective over the operator's time share) or "model_objective" (the objective of the
+    sources the operator is key in).
     """
 
     name = "falcon"
@@ -66,11 +70,12 @@ class FalconSearcher(StatefulSearcher):
         "threshold": Interval(float, 0, 1, closed="neither"), "cutoff": Interval(float, 0, 1, closed="right"),
         "max_height": Interval(int, 1, None), "cp": Interval(float, 0, None), "leaf_size": Interval(int, 2, None),
         "target_value": Interval(float, None, None, allow_none=True),
-        "first_trial": OneOf(FIRST_TRIALS), "exploit_rule": OneOf(EXPLOIT_RULES)}
+        "first_trial": OneOf(FIRST_TRIALS), "exploit_rule": OneOf(EXPLOIT_RULES),
+        "kop_response": OneOf(RESPONSE_KINDS)}
 
     def __init__(self, threshold: float = 0.05, cutoff: float = 0.85, max_height: int = 8, cp: float = 0.01,
                  leaf_size: int = 4, target_value: float | None = None, first_trial: str = "offline_optimum",
-                 exploit_rule: str = "paper"):
+                 exploit_rule: str = "paper", kop_response: str = "share_quotient"):
         self.threshold = threshold
         self.cutoff = cutoff
         self.max_height = max_height
@@ -79,13 +84,14 @@ class FalconSearcher(StatefulSearcher):
         self.target_value = target_value
         self.first_trial = first_trial
         self.exploit_rule = exploit_rule
+        self.kop_response = kop_response
         self.check_parameters()
 
     # -- offline ------------------------------------------------------------------------------------------
     def fit(self, knowledge: Knowledge) -> "FalconSearcher":
         space = knowledge.space
         self.source_prior_ = knowledge.normalised_objectives().mean(axis=0)
-        responses = learn_responses(space, knowledge.sources, self.threshold)
+        responses = learn_responses(space, knowledge.sources, self.threshold, self.kop_response)
         if responses:
             self.knowledge_ = "source operator profiles"
             library = {op: curves_of_response(space, op, r) for op, r in responses.items()}
