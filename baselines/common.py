@@ -1,22 +1,21 @@
-"""Pieces the baselines share: source-set matrices, GP surrogates, expected improvement, and
+"""Pieces the baselines share: the GP surrogate with their bounds (on `falcon.gp`, the one GP and
+expected-improvement helper of the project), trial bookkeeping, and
 `SourceMatrixSearcher`, the base of the baselines that learn from the sources' normalised objectives and whose
 fitted state round-trips through JSON (`get_state`/`set_state`).
 """
 
 from __future__ import annotations
 
-import warnings
 from abc import abstractmethod
 from typing import Sequence
 
 import numpy as np
-from scipy.stats import norm
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.gaussian_process import GaussianProcessRegressor
-from sklearn.gaussian_process.kernels import ConstantKernel, Kernel, Matern, WhiteKernel
-
+from sklearn.gaussian_process.kernels import Kernel
 from threadpoolctl import threadpool_limits
 
+from falcon.gp import fit_gp as shared_fit_gp
+from falcon.gp import matern_kernel
 from harness.search import Knowledge, Searcher, StatefulSearcher
 from harness.space import SearchSpace
 from harness.traces import Trace
@@ -50,26 +49,11 @@ def _tried_mask(n: int, tried: set[int]) -> np.ndarray:
     return mask
 
 
-def expected_improvement(mu: np.ndarray, sigma: np.ndarray, best: float, xi: float = 0.0) -> np.ndarray:
-    """EI of maximisation at points with posterior mean `mu` and standard deviation `sigma`."""
-    sigma = np.maximum(sigma, 1e-12)
-    z = (mu - best - xi) / sigma
-    return (mu - best - xi) * norm.cdf(z) + sigma * norm.pdf(z)
-
-
 def fit_gp(x: np.ndarray, y: np.ndarray, warm: Kernel | None = None) -> GaussianProcessRegressor:
-    """A GP with a Matern-5/2 ARD kernel plus observation noise, hyperparameters by marginal likelihood.
-
-    `warm`: the previous fit's kernel, whose hyperparameters start the optimiser (fewer iterations when one
-    trial was added; deterministic, since it depends only on the search's history)."""
-    d = x.shape[1]
-    kernel = warm or (ConstantKernel(1.0, (1e-2, 1e2)) * Matern(np.full(d, 0.5), (1e-2, 1e2), nu=2.5)
-                      + WhiteKernel(1e-3, (1e-6, 1e-1)))
-    gp = GaussianProcessRegressor(kernel, normalize_y=True, n_restarts_optimizer=0)
-    with warnings.catch_warnings():
-        # hyperparameters at their bounds are expected with a few points and one-hot inputs
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return gp.fit(x, y)
+    """The shared GP (`falcon.gp`) with the baselines' bounds, hyperparameters by marginal likelihood; `warm`: the
+    previous fit's kernel, whose hyperparameters start the optimiser."""
+    kernel = warm or matern_kernel(x.shape[1], length_scale=0.5, length_bounds=(1e-2, 1e2), noise_bounds=(1e-6, 1e-1))
+    return shared_fit_gp(x, y, kernel)
 
 
 def scale_to_observed(prior: np.ndarray, idx: np.ndarray, y: np.ndarray) -> float:

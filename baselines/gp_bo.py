@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from baselines.common import expected_improvement, fit_gp, observed, random_untried, single_threaded
+from baselines.common import fit_gp, observed, random_untried, single_threaded
+from falcon.gp import expected_improvement
 from harness.search import Interval, Searcher
 from harness.space import Config
 

@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from baselines.common import (SourceMatrixSearcher, expected_improvement, fit_gp, observed, scale_to_observed,
+from baselines.common import (SourceMatrixSearcher, fit_gp, observed, scale_to_observed,
                               single_threaded)
+from falcon.gp import expected_improvement
 from harness.search import Interval
 from harness.space import Config
 

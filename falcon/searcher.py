@@ -36,8 +36,8 @@ import pandas as pd
 
 from falcon.curves import (RESPONSE_KINDS, ResourceCurve, curve_response, curves_from_table, curves_of_response,
                            learn_responses)
-from falcon.mcts_bo import (RegionScorer, calibrate, default_kernel, posterior, propose, select_leaf,
-                            split_with_trials)
+from falcon.gp import matern_kernel
+from falcon.mcts_bo import RegionScorer, calibrate, posterior, propose, select_leaf, split_with_trials
 from falcon.pruning import prune_knobs
 from falcon.trees import RegionNode, RegionTree
 from harness.ops.kops import kop_weights
@@ -227,7 +227,7 @@ class FalconSearcher(StatefulSearcher):
             self.active_.append(("", RegionNode(np.arange(len(self.space_)), float(self.prior_.mean())),
                                  self.prior_))
         self.features_ = self.space_.features()
-        self.kernel_ = default_kernel(self.features_.shape[1])
+        self.kernel_ = matern_kernel(self.features_.shape[1])
 
     def recommend(self) -> Config:
         if self.stopped_at_ is not None:

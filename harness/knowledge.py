@@ -12,7 +12,9 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.metadata
+import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Sequence
 
 from harness.search import Knowledge, Searcher
@@ -35,13 +37,20 @@ def select_knowledge(traces: TraceSet, sources: Sequence[str], target: str, prot
 
 
 def code_version(searcher: Searcher) -> str:
-    """Package version plus a SHA-256 over the source files of the searcher's package and of the harness
-    modules searchers depend on: a fitted state cached under another version of that code is not reused."""
-    digest = hashlib.sha256()
+    """Package version plus a SHA-256 over the source files of the searcher's package, of the harness modules
+    searchers depend on, and of every other module that the searcher's class (and its base classes) import
+    names from (e.g. `falcon.gp` for the GP baselines): a fitted state cached under another version of that code
+    is not reused."""
     package = importlib.import_module(type(searcher).__module__.split(".")[0])
-    files = sorted(Path(package.__file__).parent.rglob("*.py"))
-    files += [Path(importlib.import_module(m).__file__) for m in _HARNESS_MODULES]
-    for file in files:
-        digest.update(file.name.encode())
+    files = set(Path(package.__file__).parent.rglob("*.py"))
+    files |= {Path(importlib.import_module(m).__file__) for m in _HARNESS_MODULES}
+    for cls in type(searcher).__mro__:
+        for obj in vars(sys.modules[cls.__module__]).values():
+            module = sys.modules.get(obj.__name__ if isinstance(obj, ModuleType) else getattr(obj, "__module__", ""))
+            if module is not None and getattr(module, "__file__", None):
+                files.add(Path(module.__file__))
+    digest = hashlib.sha256()
+    for file in sorted(files):
+        digest.update(str(file.name).encode())
         digest.update(file.read_bytes())
     return f"{importlib.metadata.version('falcon-bench')}+{digest.hexdigest()[:16]}"
