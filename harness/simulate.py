@@ -115,7 +115,7 @@ def _digest(obj) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()
 
 
-@hydra.main(version_base="1.3", config_path="../conf/sim", config_name="simulate")
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR / "sim"), config_name="simulate")
 def main(cfg: DictConfig) -> None:
     written = run(cfg)
     print(f"wrote {len(written)} models to {cfg.out}")

@@ -49,10 +49,10 @@ def test_bad_input_is_named():
 
 
 @pytest.mark.slow
-def test_calibration_reproduces_the_shipped_parameters(tmp_path):
-    from harness.sim.calibrate import DEFAULT_DATA, calibrate
+def test_calibration_reproduces_the_shipped_parameters(tmp_path, release_dir):
+    from harness.sim.calibrate import calibrate
 
-    fresh = calibrate(DEFAULT_DATA, tmp_path / "op_cost.json")
+    fresh = calibrate(release_dir / "operator_times.csv.gz", tmp_path / "op_cost.json")
     shipped = json.loads(PARAMS_FILE.read_text())
     assert fresh["data_sha256"] == shipped["data_sha256"]
     assert fresh["params"] == shipped["params"]
