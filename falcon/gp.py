@@ -28,9 +28,12 @@ def matern_kernel(n_features: int, length_scale: float = 1.0, length_bounds: tup
 
 def fit_gp(x: np.ndarray, y: np.ndarray, kernel: Kernel, max_iter: int | None = None) -> GaussianProcessRegressor:
     """A GP fitted by marginal likelihood from `kernel`'s hyperparameters (a previous fit's kernel warm-starts it:
-    deterministic, since it depends only on the search's history); `max_iter` caps L-BFGS's iterations."""
+    deterministic, since it depends only on the search's history); `max_iter` caps L-BFGS's iterations (0: keep
+    `kernel`'s hyperparameters as they are)."""
     optimizer = "fmin_l_bfgs_b"
-    if max_iter is not None:
+    if max_iter == 0:
+        optimizer = None
+    elif max_iter is not None:
         def optimizer(obj_func, initial_theta, bounds):
             result = minimize(obj_func, initial_theta, method="L-BFGS-B", jac=True, bounds=bounds,
                               options={"maxiter": max_iter})

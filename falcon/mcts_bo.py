@@ -23,6 +23,8 @@ from threadpoolctl import threadpool_limits
 from falcon.gp import expected_improvement, fit_gp
 from falcon.trees import RegionNode
 
+REFIT_LIMIT = 100  # trials after which the GP's hyperparameters stop being re-estimated
+
 
 def calibrate(prior: np.ndarray, observed: np.ndarray) -> tuple[float, float]:
     """(a, b) minimising sum (a + b prior - observed)^2 with b >= 0; a pure scale while fewer than 3 points."""
@@ -92,8 +94,11 @@ def posterior(features: np.ndarray, prior: np.ndarray, observed_index: np.ndarra
     """
     if len(observed) < 2:
         return prior.copy(), np.zeros_like(prior), kernel
-    # a few dozen L-BFGS steps from the last search step's hyperparameters keep an ask in the tens of ms
-    gp = fit_gp(features[observed_index], observed - prior[observed_index], kernel, max_iter=50)
+    # a few dozen L-BFGS steps from the last search step's hyperparameters keep an ask in the tens of ms; past
+    # REFIT_LIMIT trials the hyperparameters are kept (each likelihood step is cubic in the trials), so a budget
+    # near the size of the space still finishes
+    max_iter = 50 if len(observed) <= REFIT_LIMIT else 0
+    gp = fit_gp(features[observed_index], observed - prior[observed_index], kernel, max_iter=max_iter)
     with threadpool_limits(1):
         mean, std = gp.predict(features, return_std=True)
     return mean + prior, std, gp.kernel_

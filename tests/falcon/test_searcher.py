@@ -116,3 +116,18 @@ def test_fitted_state_survives_json_and_gives_the_same_search(sources, target):
     restored = FalconSearcher().set_state(json.loads(json.dumps(fitted.get_state())))
     runs = [[r.index for r in run_search(s, target, seed=2, trials=12)] for s in (fitted, restored)]
     assert runs[0] == runs[1]
+
+
+def test_gp_hyperparameters_are_kept_past_the_refit_limit(monkeypatch, sources, target, small_space):
+    """A budget near the size of the space must finish: past REFIT_LIMIT trials the GP is not re-optimised."""
+    import falcon.mcts_bo
+    from falcon.gp import fit_gp, matern_kernel
+
+    rng = np.random.default_rng(0)
+    x, y = rng.random((20, 3)), rng.random(20)
+    kernel = matern_kernel(3)
+    assert fit_gp(x, y, kernel, max_iter=0).kernel_.theta == pytest.approx(kernel.theta)
+    assert fit_gp(x, y, kernel, max_iter=50).kernel_.theta != pytest.approx(kernel.theta)
+    monkeypatch.setattr(falcon.mcts_bo, "REFIT_LIMIT", 10)
+    records = list(run_search(FalconSearcher().fit(sources), target, seed=0, trials=len(small_space)))
+    assert len({r.index for r in records}) == len(small_space)
