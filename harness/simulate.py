@@ -22,13 +22,14 @@ import pandas as pd
 from hydra.utils import to_absolute_path
 from omegaconf import DictConfig, OmegaConf
 
+from harness.config import one_line_errors
 from harness.paths import CONF_DIR
 from harness.sim import SimError, Simulator
 from harness.sim.cpu_serving import INVENTORY_BATCHES
 from harness.sim.noise import rng as keyed_rng
 from harness.sim.opcost import PARAMS_FILE
 from harness.space import SearchSpace, load_space
-from harness.traces import MEASUREMENT_FIELDS, Trace, sha256_file, write_trace_set
+from harness.traces import MEASUREMENT_FIELDS, Trace, check_replaceable, sha256_file, write_trace_set
 
 # Significant digits kept: finer than each field's repetition noise (3 % on throughput, 1 % on power, ~25 % p99 tail).
 DIGITS = {"latency_p99_ms": 3, "power_w": 3}
@@ -105,6 +106,7 @@ def model_list(cfg: DictConfig) -> list[str]:
 
 
 def run(cfg: DictConfig) -> list[str]:
+    check_replaceable(to_absolute_path(cfg.out))  # before any work: never a user's folder
     space = load_space(cfg.space.name)
     sim = Simulator(cfg.sim)
     params = OmegaConf.to_container(cfg.sim, resolve=True)
@@ -138,7 +140,8 @@ def _digest(obj) -> str:
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="sim/simulate")
 def main(cfg: DictConfig) -> None:
-    written = run(cfg)
+    with one_line_errors("simulate", (SimError,)):
+        written = run(cfg)
     print(f"wrote {len(written)} models to {cfg.out}")
 
 
