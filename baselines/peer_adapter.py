@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.search import Searcher
+from harness.search import Interval, Searcher
 from harness.space import Config
 
 
@@ -34,10 +34,11 @@ class PeerExhausted(Exception):
 class PeerAdapter(Searcher, ABC):
     """Base class of the thin ask/tell adapters; subclasses talk to one library."""
 
+    parameter_constraints = {"max_repeats": Interval(int, 0, None)}
+
     def __init__(self, max_repeats: int = 20):
-        if max_repeats < 0:
-            raise ValueError(f"max_repeats must be >= 0, not {max_repeats}")
         self.max_repeats = max_repeats
+        self.check_parameters()
 
     def start(self, space, seed, budget):
         super().start(space, seed, budget)

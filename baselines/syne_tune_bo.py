@@ -32,6 +32,7 @@ from syne_tune.optimizer.baselines import BORE, BOTorch
 from syne_tune.optimizer.schedulers.ask_tell_scheduler import AskTellScheduler
 
 from baselines.peer_adapter import PeerAdapter, PeerExhausted
+from harness.search import OneOf
 from harness.space import Config, SearchSpace
 
 logging.getLogger("syne_tune").setLevel(logging.ERROR)
@@ -48,12 +49,11 @@ def config_space(space: SearchSpace) -> dict:
 
 class SyneTuneBO(PeerAdapter):
     name = "syne_tune_bo"
+    parameter_constraints = {**PeerAdapter.parameter_constraints, "scheduler": OneOf(tuple(SCHEDULERS))}
 
     def __init__(self, scheduler: str = "BORE", max_repeats: int = 3):
-        if scheduler not in SCHEDULERS:
-            raise ValueError(f"scheduler must be one of {sorted(SCHEDULERS)}, not {scheduler!r}")
-        super().__init__(max_repeats)
         self.scheduler = scheduler
+        super().__init__(max_repeats)
 
     def _start_library(self, seed: int) -> None:
         np.random.seed(seed)  # Syne Tune's random configurations come from numpy's global generator

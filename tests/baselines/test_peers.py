@@ -97,7 +97,7 @@ def test_an_exhausted_library_falls_back_to_untried_configurations(tiny_space, m
 
 
 def test_bad_parameters_are_refused():
-    with pytest.raises(ValueError, match="max_repeats"):
+    with pytest.raises(ValueError, match="max_repeats=-1 is not allowed"):
         SMACHPO(max_repeats=-1)
-    with pytest.raises(ValueError, match="scheduler must be one of"):
+    with pytest.raises(ValueError, match="scheduler='GP' is not allowed"):
         SyneTuneBO(scheduler="GP")
