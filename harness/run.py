@@ -23,6 +23,7 @@ from harness.results import atomic_write_text, is_done, job_dir, write_job
 from harness.search import Searcher, run_search
 from harness.paths import CONF_DIR
 from harness.traces import TraceSet
+from harness.tuned import TunedError, apply_tuned
 
 
 class JobError(ValueError):
@@ -81,6 +82,11 @@ def run_job(cfg: DictConfig) -> Path:
     traces = TraceSet(to_absolute_path(cfg.traces.path))
     if cfg.target not in traces.models:
         raise JobError(f"trace set {traces.name!r} has no model {cfg.target!r}; models: {traces.models}")
+    if cfg.tuned:
+        try:
+            apply_tuned(cfg, traces.name, traces.digest())
+        except TunedError as e:
+            raise JobError(str(e)) from None
     folder = job_dir(to_absolute_path(cfg.results_dir), traces.name, cfg.method.name, cfg.target, cfg.seed)
     if is_done(folder) and not cfg.rerun:
         if cfg.verbose:
