@@ -137,3 +137,41 @@ def markdown(c: Comparison, title: str, alpha: float = ALPHA) -> list[str]:
         lines.append(f"| {d.method} | {c.mean_ranks[d.method]:.2f} | {d.mean:+.3f}{mark} | "
                      f"[{d.low:+.3f}, {d.high:+.3f}] | {p} |")
     return lines + ["", describe(c, alpha), ""]
+
+
+# -- from trial records to score tables --------------------------------------------------------------------
+MIN_TARGETS = 3  # below this many target models, a trace set's blocks are its (target, seed) runs
+
+
+def score_table(results: pd.DataFrame, t: int, methods: list[str]) -> pd.DataFrame:
+    """Blocks x methods: mean accuracy after `t` trials.
+
+    `results` holds one row per (trace_set, method, target, seed, trial) with its `accuracy`. A block is a target
+    model of a trace set (mean over its seeds, which all methods share); a trace set with fewer than
+    `MIN_TARGETS` targets contributes its (target, seed) runs instead. Blocks that lack a method are left out.
+    """
+    rows = results[(results["trial"] == t) & results["method"].isin(methods)]
+    tables = []
+    for trace_set, world in rows.groupby("trace_set", sort=True):
+        keys = ["target"] if world["target"].nunique() >= MIN_TARGETS else ["target", "seed"]
+        table = world.groupby(keys + ["method"])["accuracy"].mean().unstack("method")
+        table.index = [f"{trace_set}/" + "/".join(map(str, k if isinstance(k, tuple) else (k,)))
+                       for k in table.index]
+        tables.append(table)
+    if not tables:
+        return pd.DataFrame(columns=methods)
+    return pd.concat(tables).reindex(columns=methods).dropna()
+
+
+def section(results: pd.DataFrame, methods: list[str], marks: tuple[int, ...], heading: str = "##",
+            seed: int = 0) -> tuple[list[str], dict]:
+    """Markdown and JSON for the comparisons at each of `marks` trials that every method reached."""
+    lines, found = [], {}
+    for t in marks:
+        table = score_table(results, t, methods)
+        if table.empty or len(methods) < 2:
+            continue
+        c = compare(table, seed=seed)
+        found[str(t)] = c.to_dict()
+        lines += markdown(c, f"{heading} After {t} trials ({len(table)} blocks)")
+    return lines, found

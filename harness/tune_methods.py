@@ -4,7 +4,8 @@
 
 Each method declares what it tunes in its config: a top-level `tuning: {params: {KEY: RANGE}}` block, KEY a
 dotted key of the method config (`searcher.cp`), RANGE `{low, high}` (floats; `log: true` for a log scale,
-`int: true` for integers) or `{choices: [...]}`; a method with nothing to tune declares `params: {}`. Every method
+`int: true` for integers) or `{choices: [...]}`, with `online: true` where only the search uses the value (not
+the offline fit: those candidates share one fitted state); a method with nothing to tune declares `params: {}`. Every method
 gets the same budget: `budget` Optuna trials with a seeded TPE sampler, the configured defaults enqueued as the
 first candidate (so tuning never returns something worse on the protocol than the defaults).
 
@@ -88,6 +89,7 @@ class Param:
     log: bool = False
     integer: bool = False
     choices: tuple | None = None
+    online: bool = False   # only the search uses it, not the offline fit: candidates share one fitted state
 
     def suggest(self, trial: optuna.Trial) -> Any:
         if self.choices is not None:
@@ -118,11 +120,13 @@ def params_of(method_cfg: DictConfig) -> list[Param]:
         where = f"method {name!r}: tuning.params.{key}"
         if not has_key(method_cfg, key):
             raise TuningError(f"{where}: {key!r} is not a key of the method config")
-        unknown = set(spec) - {"low", "high", "log", "int", "choices"}
+        unknown = set(spec) - {"low", "high", "log", "int", "choices", "online"}
         if unknown:
-            raise TuningError(f"{where}: unknown field(s) {sorted(unknown)}; allowed: low, high, log, int, choices")
+            raise TuningError(f"{where}: unknown field(s) {sorted(unknown)}; allowed: low, high, log, int, choices, "
+                              "online")
+        online = bool(spec.get("online", False))
         if "choices" in spec:
-            param = Param(key, choices=tuple(spec["choices"]))
+            param = Param(key, choices=tuple(spec["choices"]), online=online)
             if not param.choices:
                 raise TuningError(f"{where}: choices must not be empty")
         else:
@@ -131,7 +135,8 @@ def params_of(method_cfg: DictConfig) -> list[Param]:
                 raise TuningError(f"{where}: needs numbers low < high, not low={low!r} high={high!r}")
             if spec.get("log") and low <= 0:
                 raise TuningError(f"{where}: a log range needs low > 0, not {low!r}")
-            param = Param(key, float(low), float(high), bool(spec.get("log", False)), bool(spec.get("int", False)))
+            param = Param(key, float(low), float(high), bool(spec.get("log", False)), bool(spec.get("int", False)),
+                          online=online)
         default = OmegaConf.select(method_cfg, key)
         if not param.contains(default):
             raise TuningError(f"{where}: the configured value {default!r} is outside the range; the defaults "
@@ -145,20 +150,27 @@ def source_folds(sources: list[str], folds: int) -> list[list[str]]:
     return [sources[k::folds] for k in range(folds)]
 
 
-def score_fold(method: str, overrides: list[str], values: dict, traces_path: str, train: list[str],
-               held_out: list[str], protocol: Protocol, fit_dir: str) -> list[float]:
-    """Mean accuracy over t = 1..trials of every (held-out source, seed) search, fitted on `train` only."""
+def score_fold(method: str, overrides: list[str], values: dict, online: set[str], traces_path: str,
+               train: list[str], held_out: list[str], protocol: Protocol, fit_dir: str) -> list[float]:
+    """Mean accuracy over t = 1..trials of every (held-out source, seed) search, fitted on `train` only.
+
+    The fit goes through the run's JSON fit cache (in `fit_dir`), keyed by the method config without the `online`
+    keys, so candidates that differ only in what the search uses share one fitted state.
+    """
     traces = TraceSet(traces_path)
     scores = []
     for model in held_out:
         cfg = compose_run([f"method={method}", f"target={model}", *overrides])
         cfg.split.source = train
+        fit_cfg = cfg.copy()
         for key, value in values.items():
             OmegaConf.update(cfg.method, key, value, merge=False)
+            if key not in online:
+                OmegaConf.update(fit_cfg.method, key, value, merge=False)
         for seed in range(protocol.seeds):
             searcher: Searcher = instantiate(cfg.method.searcher)
             if type(searcher).fit is not Searcher.fit:
-                fit_searcher(searcher, cfg, traces, Path(fit_dir))
+                fit_searcher(searcher, fit_cfg, traces, Path(fit_dir))
             curve = [r.accuracy for r in run_search(searcher, traces.load(model), seed, protocol.trials)]
             scores.append(float(np.mean(curve)))
     return scores
@@ -188,13 +200,14 @@ def tune_method(method: str, overrides: list[str], protocol: Protocol, n_jobs: i
     study = optuna.create_study(direction="maximize", sampler=sampler)
     defaults = {p.key: OmegaConf.select(base.method, p.key) for p in params}
     study.enqueue_trial(defaults)
+    online = {p.key for p in params if p.online}
     budget = protocol.budget if params else 1  # nothing to tune: the defaults are the only candidate
     with tempfile.TemporaryDirectory(prefix="tune-fits-") as fit_dir:
         for _ in range(budget):
             trial = study.ask()
             values = {p.key: p.suggest(trial) for p in params}
             runs = Parallel(n_jobs=n_jobs)(
-                delayed(score_fold)(method, overrides, values, str(traces.path),
+                delayed(score_fold)(method, overrides, values, online, str(traces.path),
                                     [s for s in sources if s not in fold], fold, protocol, fit_dir)
                 for fold in folds)
             study.tell(trial, float(np.mean([s for fold_scores in runs for s in fold_scores])))

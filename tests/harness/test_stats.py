@@ -86,3 +86,27 @@ def test_compare_on_one_block_skips_the_tests():
 def test_compare_refuses_an_incomplete_table():
     with pytest.raises(ValueError, match="complete score table"):
         stats.compare(pd.DataFrame({"a": [0.5, np.nan], "b": [0.6, 0.7], "c": [0.1, 0.2]}))
+
+
+def records(trace_set: str, targets: list[str], seeds: int, accuracy: dict[str, float]) -> pd.DataFrame:
+    """Trial records at t = 6 whose accuracy is `accuracy[method]` plus a small per-target offset."""
+    return pd.DataFrame([{"trace_set": trace_set, "method": m, "target": tg, "seed": s, "trial": 6,
+                          "accuracy": a + 0.01 * i} for m, a in accuracy.items() for i, tg in enumerate(targets)
+                         for s in range(seeds)])
+
+
+def test_score_table_blocks_are_targets_or_runs_where_targets_are_few():
+    many = records("w1", ["t1", "t2", "t3"], 2, {"a": 0.9, "b": 0.5})
+    few = records("w2", ["t1"], 2, {"a": 0.8, "b": 0.6})
+    table = stats.score_table(pd.concat([many, few]), 6, ["a", "b"])
+    assert list(table.index) == ["w1/t1", "w1/t2", "w1/t3", "w2/t1/0", "w2/t1/1"]
+    assert table.loc["w1/t2", "a"] == pytest.approx(0.91) and table.loc["w2/t1/1", "b"] == pytest.approx(0.6)
+    # a block that lacks a method is left out
+    assert len(stats.score_table(many[~((many.method == "b") & (many.target == "t3"))], 6, ["a", "b"])) == 2
+
+
+def test_section_reports_only_the_marks_every_method_reached():
+    results = records("w", ["t1", "t2", "t3", "t4"], 1, {"a": 0.9, "b": 0.5, "c": 0.7})
+    lines, found = stats.section(results, ["a", "b", "c"], (6, 15))
+    assert set(found) == {"6"} and found["6"]["best"] == "a"
+    assert lines[0] == "## After 6 trials (4 blocks)"
