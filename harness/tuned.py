@@ -66,5 +66,6 @@ def apply_tuned(cfg: DictConfig, trace_set: str, digest: str, root: Path = TUNED
                 raise TunedError(f"{path}: key {key!r} is not in method {cfg.method.name!r}'s config")
             OmegaConf.update(cfg.method, key, value, merge=False)
         cfg.method.tuning = {**(OmegaConf.to_container(cfg.method.get("tuning") or {})),
-                             "applied": {"of": owner, "trace_set": trace_set, "values": values}}
+                             "applied": {"of": owner, "trace_set": trace_set, "values": values,
+                                         "protocol": OmegaConf.to_container(record.get("protocol") or {})}}
     return values
