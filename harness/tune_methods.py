@@ -53,7 +53,7 @@ class Protocol:
     budget: int = 8        # Optuna trials per method, the defaults included
     folds: int = 3         # grouped k-fold over the source models (number of sources: leave-one-source-out)
     seeds: int = 1         # search seeds 0 .. seeds-1 per held-out source
-    trials: int = 15       # trials per search; the score is the mean accuracy over t = 1..trials
+    trials: int = 10       # trials per search; the score is the mean accuracy over t = 1..trials
     seed: int = 0          # seeds the TPE sampler
 
     def check(self, n_sources: int) -> None:
@@ -72,7 +72,7 @@ class TuneMethodsConfig(Protocol):
     traces: Any = MISSING    # conf/traces/<name>.yaml
     split: Any = MISSING     # conf/split/<name>.yaml: only its source models are used
     methods: list[str] = field(default_factory=lambda: ["falcon"])
-    n_jobs: int = 1          # folds evaluated in parallel worker processes
+    n_jobs: int = 1          # folds scored in parallel worker processes
     out: str | None = None   # null: conf/method/tuned
 
 
@@ -203,14 +203,17 @@ def tune_method(method: str, overrides: list[str], protocol: Protocol, n_jobs: i
     online = {p.key for p in params if p.online}
     budget = protocol.budget if params else 1  # nothing to tune: the defaults are the only candidate
     with tempfile.TemporaryDirectory(prefix="tune-fits-") as fit_dir:
-        for _ in range(budget):
+        for k in range(budget):
             trial = study.ask()
             values = {p.key: p.suggest(trial) for p in params}
             runs = Parallel(n_jobs=n_jobs)(
                 delayed(score_fold)(method, overrides, values, online, str(traces.path),
                                     [s for s in sources if s not in fold], fold, protocol, fit_dir)
                 for fold in folds)
-            study.tell(trial, float(np.mean([s for fold_scores in runs for s in fold_scores])))
+            score = float(np.mean([s for fold_scores in runs for s in fold_scores]))
+            study.tell(trial, score)
+            print(f"{method} {k + 1}/{budget}: {values} -> {score:.4f} ({time.perf_counter() - started:.0f} s)",
+                  flush=True)
     best = study.best_trial
     return {"method": method, "trace_set": traces.name, "trace_set_digest": traces.digest(),
             "split": base.split.name, "sources": sources, "folds": folds,
