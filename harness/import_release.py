@@ -1,6 +1,6 @@
 """Import the Falcon authors' released data as a trace set.
 
-    python -m harness.import_release src=../shared/data/falcon-release out=traces/falcon-release
+    python -m harness.import_release src=../shared/data/falcon-release out=traces/falcon-release [space=paper]
 
 `src` is the converted release or a checkout of the authors' repository (its `data/` folder is found). The
 30 model tables (`models/{sources,targets}/reg-<model>.csv`) become one trace each. The release has only the
@@ -13,15 +13,17 @@ next to them are kept as the auxiliary table `kop_curves`.
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 import hydra
 import pandas as pd
 from hydra.utils import to_absolute_path
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
-from harness.space import SearchSpace, load_space
-from harness.traces import Trace, TraceError, write_trace_set
+from harness.paths import CONF_DIR, UnsafeNameError
+from harness.space import SearchSpace, SpaceError
+from harness.traces import Trace, TraceError, check_replaceable, write_trace_set
 
 RELEASE_COLUMNS = {"cpus": "cpu_cores", "gputype": "gpu_type", "gpumem": "gpu_mem_gb", "batchsize": "batch_size",
                    "gpupower": "gpu_power_pct", "norm.(rps/budget)": "objective"}
@@ -97,6 +99,9 @@ def _position(space: SearchSpace, knob: str, raw: float, file: Path) -> int:
 
 
 def import_release(src: Path, out: Path, name: str, space: SearchSpace) -> list[Trace]:
+    """Read the release at `src` and write it as the trace set `name` at `out` (refused before any reading
+    unless `out` is new, empty or a trace set)."""
+    check_replaceable(out)
     root = release_root(src) / "models"
     traces = []
     for role in ("sources", "targets"):
@@ -117,10 +122,15 @@ def import_release(src: Path, out: Path, name: str, space: SearchSpace) -> list[
     return traces
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="import_release")
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="import_release")
 def main(cfg: DictConfig) -> None:
     out = Path(to_absolute_path(cfg.out))
-    traces = import_release(Path(to_absolute_path(cfg.src)), out, cfg.name, load_space(cfg.space))
+    try:
+        space = SearchSpace.from_dict(OmegaConf.to_container(cfg.space, resolve=True))
+        traces = import_release(Path(to_absolute_path(cfg.src)), out, cfg.name, space)
+    except (TraceError, SpaceError, UnsafeNameError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
     print(f"imported {len(traces)} models into {out}")
 
 

@@ -1,26 +1,16 @@
-"""Scores of searches: accuracy curves, trials to a target accuracy, regret, and their aggregates."""
+"""Scores of searches: trials to a target accuracy, and the aggregates of accuracy curves over runs."""
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping, Sequence
+from typing import Sequence
 
 import numpy as np
-
-
-def accuracy_curve(records: Iterable[Mapping]) -> np.ndarray:
-    """Accuracy of the recommended configuration after each trial (records in trial order)."""
-    return np.array([r["accuracy"] for r in records], dtype=float)
 
 
 def trials_to_target(curve: Sequence[float], target: float = 0.9) -> float:
     """First trial count t with accuracy >= target; NaN if the search never got there."""
     hits = np.flatnonzero(np.asarray(curve) >= target - 1e-12)
     return float(hits[0] + 1) if hits.size else float("nan")
-
-
-def regret(curve: Sequence[float]) -> np.ndarray:
-    """1 - accuracy: the fraction of the optimum's value left on the table after each trial."""
-    return 1.0 - np.asarray(curve, dtype=float)
 
 
 def aggregate(curves: np.ndarray) -> dict[str, list[float]]:

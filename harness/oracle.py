@@ -19,6 +19,10 @@ from harness.traces import OpStat, Trace
 TRIAL_MINUTES = 15.0  # the paper's stress test: launch container, load test, collect
 
 
+class OracleError(ValueError):
+    """An oracle asked for with arguments it cannot honour (a seed that is not a whole number >= 0, ...)."""
+
+
 @dataclass(frozen=True)
 class Observation:
     """What one trial returns. `objective` is 0 for an infeasible configuration."""
@@ -43,6 +47,11 @@ class Oracle:
     """
 
     def __init__(self, trace: Trace, seed: int, trial_minutes: float = TRIAL_MINUTES):
+        if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise OracleError(f"seed {seed!r} is not allowed: use a whole number >= 0")
+        if isinstance(trial_minutes, bool) or not isinstance(trial_minutes, (int, float)) \
+                or not 0 < trial_minutes < math.inf:
+            raise OracleError(f"trial_minutes {trial_minutes!r} is not allowed: use a finite number > 0")
         self._trace = trace
         self.space = trace.space
         self.trial_minutes = trial_minutes
@@ -51,7 +60,6 @@ class Oracle:
         self._times_asked = np.zeros(len(trace.space), dtype=np.int64)
         self.n_trials = 0
         self.total_cost_usd = 0.0
-        self.total_time_s = 0.0
 
     def trial(self, config: Mapping) -> Observation:
         t = self._trace
@@ -64,7 +72,6 @@ class Oracle:
         price = metrics.get("price_per_hour", math.nan)
         cost = price * duration / 3600.0
         self.n_trials += 1
-        self.total_time_s += duration
         if not math.isnan(cost):
             self.total_cost_usd += cost
         return Observation(

@@ -2,7 +2,8 @@
 
     python -m harness.report results_dir=results
 
-writes, under `<results_dir>/report/` (or `out=DIR`):
+reads every finished job once (refusing runs of unequal length: one report compares runs of one length), checks
+`out` and `path_knobs` before any work, and writes, under `<results_dir>/report/` (or `out=DIR`):
 - `summary.json`: per method `accuracy_mean` and `accuracy_p10` (lists over t = 1..T, mean and 10th percentile
   over targets x seeds), `trials_to_90_median`, `ask_ms_median`, and the same per target model under `per_model`;
 - `summary.md`: the same as tables, with the accuracy at 6, 15 and 30 trials, each method's tuned values, and mean
@@ -11,12 +12,15 @@ writes, under `<results_dir>/report/` (or `out=DIR`):
 - figures: accuracy vs trials (the paper's Figure 10), per-model accuracy at 6/15/30 trials (Figure 12), the
   search paths on one model over two knobs (Figure 13), KOP-threshold and PCA-cut-off sensitivity (Figures
   14-15, from ablation methods), and the trials each method spent per phase (Figure 11b).
+
+It works from any folder: each job records where its trace set is (`harness.results.locate_trace_set`).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import tempfile
 from pathlib import Path
 
 import hydra
@@ -30,8 +34,10 @@ from hydra.utils import to_absolute_path  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
 from harness import stats  # noqa: E402
+from harness.config import ConfigError, check_report, one_line_errors  # noqa: E402
 from harness.metrics import aggregate, trials_to_target  # noqa: E402
-from harness.results import ResultsError, job_folders, load_results, read_job  # noqa: E402
+from harness.paths import CONF_DIR  # noqa: E402
+from harness.results import FinishedJob, ResultsError, locate_trace_set, read_jobs, records_table  # noqa: E402
 from harness.traces import TraceSet  # noqa: E402
 
 MARKS = (6, 15, 30)
@@ -46,8 +52,7 @@ def curves_of(results: pd.DataFrame) -> dict[tuple[str, str, int], np.ndarray]:
 
 
 def _summarise(curves: list[np.ndarray], ask_ms: np.ndarray) -> dict:
-    length = min(len(c) for c in curves)
-    stacked = np.stack([c[:length] for c in curves])
+    stacked = np.stack(curves)  # runs of one length: `report` refuses others
     reached = np.array([trials_to_target(c) for c in stacked])
     median = float(np.median(np.where(np.isnan(reached), np.inf, reached)))
     return {**aggregate(stacked), "trials_to_90_median": median if math.isfinite(median) else None,
@@ -129,7 +134,7 @@ def plot_accuracy(curves: dict, methods: list[str], out: Path) -> Path:
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for method in methods:
         runs = [c for (m, _, _), c in curves.items() if m == method]
-        stacked = np.stack([c[:min(len(r) for r in runs)] for c in runs])
+        stacked = np.stack(runs)
         t = np.arange(1, stacked.shape[1] + 1)
         mean = stacked.mean(axis=0)
         half = 1.96 * stacked.std(axis=0, ddof=1) / np.sqrt(len(runs)) if len(runs) > 1 else 0 * mean
@@ -168,22 +173,21 @@ def _value_at(summary: dict | None, t: int) -> float:
     return summary["accuracy_mean"][t - 1]
 
 
-def plot_search_path(results_dir: Path, trace_set: str, out: Path, model: str, methods: list[str],
+def plot_search_path(jobs: list[FinishedJob], traces: TraceSet, out: Path, model: str, methods: list[str],
                      knobs: tuple[str, str]) -> Path | None:
     """Figure 13: where each method's trials went over two knobs, on the model's best objective per cell."""
-    runs = {m: results_dir / trace_set / m / model / "seed=0" for m in methods}
-    runs = {m: f for m, f in runs.items() if (f / "job.json").exists()}
+    runs = {j.job["method"]: j.records for j in jobs
+            if j.job["method"] in methods and j.job["target"] == model and j.job["seed"] == 0}
+    runs = {m: runs[m] for m in methods if m in runs}
     if not runs:
         return None
-    job, _ = read_job(next(iter(runs.values())))
-    trace = TraceSet(to_absolute_path(job["trace_path"])).load(model)
+    trace = traces.load(model)
     x_knob, y_knob = (trace.space.knob(k) for k in knobs)
     table = trace.objective_table()
     cell = table.groupby([y_knob.name, x_knob.name])["objective"].max().unstack()
     cell = cell.loc[list(y_knob.values), list(x_knob.values)] / trace.true_objective.max()
     fig, axes = plt.subplots(1, len(runs), figsize=(5 * len(runs), 4), squeeze=False)
-    for ax, (method, folder) in zip(axes[0], runs.items()):
-        _, records = read_job(folder)
+    for ax, (method, records) in zip(axes[0], runs.items()):
         image = ax.imshow(cell.to_numpy(), origin="lower", cmap="Greens", vmin=0, vmax=1, aspect="auto")
         fig.colorbar(image, ax=ax, label="best objective in the cell / optimum")
         xs = [x_knob.position(r["config"][x_knob.name]) for r in records[:15]]
@@ -198,18 +202,18 @@ def plot_search_path(results_dir: Path, trace_set: str, out: Path, model: str, m
     return _save(fig, out / "fig13_search_path.png")
 
 
-def plot_sensitivity(results: pd.DataFrame, jobs: dict[str, dict], out: Path, parameter: str,
+def plot_sensitivity(results: pd.DataFrame, configs: dict[str, dict], out: Path, parameter: str,
                      name: str) -> Path | None:
     """Figures 14-15: Falcon's accuracy at 6/15/30 trials and trials to 90 % against one parameter's value.
 
     The points are Falcon and its variants that differ from it in `parameter` alone, each scored on the
     (target, seed) runs that all of them have, so that a variant swept with fewer seeds is compared fairly.
     """
-    if "falcon" not in jobs:
+    if "falcon" not in configs:
         return None
-    base = {k: v for k, v in jobs["falcon"]["searcher"].items() if k != parameter}
+    base = {k: v for k, v in configs["falcon"]["searcher"].items() if k != parameter}
     points = []
-    for method, config in jobs.items():
+    for method, config in configs.items():
         searcher = config.get("searcher", {})
         if parameter in searcher and {k: v for k, v in searcher.items() if k != parameter} == base:
             points.append((float(searcher[parameter]), method))
@@ -266,43 +270,92 @@ def pick_trace_set(results: pd.DataFrame, requested: str | None) -> str:
     return sets[0]
 
 
+def check_comparable(jobs: list[FinishedJob], trace_set: str) -> None:
+    """Refuse runs on different versions of the trace set, or of unequal length: curves are compared trial by
+    trial, and cutting them to the shortest would hide it."""
+    digests = sorted({j.job["trace_set_digest"][:12] for j in jobs})
+    if len(digests) > 1:
+        raise ResultsError(f"runs on different versions of trace set {trace_set!r} (digests {', '.join(digests)}): "
+                           "a report compares runs on one version; keep each in its own results_dir")
+    by_length: dict[int, set[str]] = {}
+    for j in jobs:
+        by_length.setdefault(j.job["n_trials"], set()).add(j.job["method"])
+    if len(by_length) > 1:
+        found = "; ".join(f"{n} trials: {', '.join(sorted(methods))}" for n, methods in sorted(by_length.items()))
+        raise ResultsError(f"runs of unequal length on trace set {trace_set!r} ({found}): a report compares runs "
+                           "of one length; keep each trial count in its own results_dir")
+
+
+def check_knobs(traces: TraceSet, knobs: tuple[str, str]) -> None:
+    unknown = [k for k in knobs if k not in traces.space.names]
+    if unknown:
+        raise ConfigError(f"path_knobs={list(knobs)}: trace set {traces.name!r} has no knob {unknown[0]!r}; "
+                          f"knobs: {traces.space.names}")
+
+
+def prepare_out(out: Path) -> None:
+    """Create the report folder and prove it writable, so a bad `out` fails before any work."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"out={out}: is a file; name a folder for the report")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as e:
+        raise ConfigError(f"out={out}: cannot write the report there ({e.strerror})") from None
+
+
 def report(results_dir: Path, out: Path, trace_set: str | None = None, path_model: str = "roberta",
            path_knobs: tuple[str, str] = ("gpu_mem_gb", "batch_size")) -> dict:
-    results = load_results(results_dir)
-    if results.empty:
+    """Write the summary and figures of one trace set's results; every check comes before any write.
+
+    Returns the summary's path, the figures written, and notes on figures left out (and why).
+    """
+    jobs = read_jobs(results_dir)
+    if not jobs:
         raise ResultsError(f"no finished jobs under {results_dir}")
+    results = records_table(jobs)
     trace_set = pick_trace_set(results, trace_set)
+    jobs = [j for j in jobs if j.job["trace_set"] == trace_set]
     results = results[results["trace_set"] == trace_set]
-    out.mkdir(parents=True, exist_ok=True)
+    check_comparable(jobs, trace_set)
+    notes = []
+    try:
+        traces = locate_trace_set(jobs[0].job, jobs[0].folder)
+        check_knobs(traces, path_knobs)
+    except ResultsError as e:
+        traces = None
+        notes.append(f"fig13 left out: {e}")
+    prepare_out(out)
+
     summary = summarise(results)
     (out / "summary.json").write_text(json.dumps(summary, indent=1, sort_keys=True) + "\n")
-    jobs = {}  # method -> its config; ablation variants (`ablation: true`) only appear in the sensitivity figures
-    for folder in job_folders(results_dir):
-        job, _ = read_job(folder)
-        if job["trace_set"] == trace_set:
-            jobs.setdefault(job["method"], job["method_config"])
-    main_methods = sorted(m for m in summary if not jobs[m].get("ablation", False))
+    configs = {}  # method -> its config; ablation variants (`ablation: true`) only appear in the sensitivity figures
+    for j in jobs:
+        configs.setdefault(j.job["method"], j.job["method_config"])
+    main_methods = sorted(m for m in summary if not configs[m].get("ablation", False))
     significance, statistics = stats.section(results, main_methods, MARKS, "###")
     (out / "statistics.json").write_text(json.dumps(statistics, indent=1, sort_keys=True) + "\n")
     (out / "summary.md").write_text(summary_markdown(summary, trace_set, set(summary) - set(main_methods))
-                                    + protocol_markdown(jobs, main_methods) + "\n".join(significance))
+                                    + protocol_markdown(configs, main_methods) + "\n".join(significance))
+    path_methods = [m for m in ("falcon", "morphling") if m in summary]
     figures = [plot_accuracy(curves_of(results), main_methods, out), plot_per_model(summary, main_methods, out),
-               plot_search_path(results_dir, trace_set, out, path_model,
-                                [m for m in ("falcon", "morphling") if m in summary], path_knobs),
-               plot_sensitivity(results, jobs, out, "threshold", "fig14_kop_threshold"),
-               plot_sensitivity(results, jobs, out, "cutoff", "fig15_pca_cutoff"),
+               plot_search_path(jobs, traces, out, path_model, path_methods, path_knobs) if traces else None,
+               plot_sensitivity(results, configs, out, "threshold", "fig14_kop_threshold"),
+               plot_sensitivity(results, configs, out, "cutoff", "fig15_pca_cutoff"),
                plot_phases(results, main_methods, out)]
-    return {"summary": out / "summary.json", "figures": [f for f in figures if f is not None]}
+    return {"summary": out / "summary.json", "figures": [f for f in figures if f is not None], "notes": notes}
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="report")
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="report")
 def main(cfg: DictConfig) -> None:
     results_dir = Path(to_absolute_path(cfg.results_dir))
     out = Path(to_absolute_path(cfg.out)) if cfg.out else results_dir / "report"
-    try:
+    with one_line_errors("report", (ResultsError,)):
+        check_report(cfg)
         written = report(results_dir, out, cfg.trace_set, cfg.path_model, tuple(cfg.path_knobs))
-    except ResultsError as e:
-        raise SystemExit(f"report: {e}") from None
+    for note in written["notes"]:
+        print(f"note:    {note}")
     print(f"summary: {written['summary']}")
     for figure in written["figures"]:
         print(f"figure:  {figure}")

@@ -4,7 +4,11 @@
     <results_dir>/<trace set>/<method>/<target>/seed=<n>/job.json       the job's parameters; written last
 
 A job is finished when both files exist and `trials.jsonl` holds the number of trials `job.json` names, so a
-sweep that is killed and started again skips finished jobs and redoes the rest.
+sweep that is killed and started again skips finished jobs and redoes the rest. `job.json` also records the job's
+identity (`harness.run.job_identity`): a finished job is reused only under the same identity, and `differences`
+says what changed otherwise. It records where the job's trace set was (absolute, and relative to the job folder)
+with the set's digest, so `locate_trace_set` finds the set from any working directory, even after the results
+and the traces moved together.
 """
 
 from __future__ import annotations
@@ -12,10 +16,14 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
 import pandas as pd
+
+from harness.paths import safe_name
+from harness.traces import TraceError, TraceSet
 
 TRIALS, JOB = "trials.jsonl", "job.json"
 
@@ -25,7 +33,9 @@ class ResultsError(ValueError):
 
 
 def job_dir(results_dir: str | Path, trace_set: str, method: str, target: str, seed: int) -> Path:
-    return Path(results_dir) / trace_set / method / target / f"seed={seed}"
+    """A job's folder; the names in it must be single safe path components (nothing lands outside results_dir)."""
+    parts = [safe_name(trace_set, "trace set name"), safe_name(method, "method name"), safe_name(target, "target")]
+    return Path(results_dir).joinpath(*parts, f"seed={seed}")
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -75,12 +85,53 @@ def read_job(folder: Path) -> tuple[dict, list[dict]]:
     return job, records
 
 
-def is_done(folder: Path) -> bool:
-    try:
-        read_job(folder)
-    except ResultsError:
-        return False
-    return True
+def differences(old: dict, new: dict) -> list[str]:
+    """`key: old -> new` for every dotted key whose value differs between two nested dicts, in key order."""
+    flat_old, flat_new = _flatten(old), _flatten(new)
+    unset = "<unset>"
+    return [f"{key}: {flat_old.get(key, unset)} -> {flat_new.get(key, unset)}"
+            for key in sorted(flat_old.keys() | flat_new.keys())
+            if flat_old.get(key, unset) != flat_new.get(key, unset)]
+
+
+def _flatten(tree: dict, prefix: str = "") -> dict[str, object]:
+    flat = {}
+    for key, value in tree.items():
+        if isinstance(value, dict) and value:
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = json.dumps(value, sort_keys=True)
+    return flat
+
+
+def trace_location(traces: TraceSet, folder: Path) -> dict:
+    """What a job records to find its trace set again: name, digest, absolute path, path from the job folder."""
+    path = traces.path.resolve()
+    return {"trace_set": traces.name, "trace_set_digest": traces.digest(), "trace_path": str(path),
+            "trace_path_from_job": os.path.relpath(path, folder.resolve())}
+
+
+def locate_trace_set(job: dict, folder: Path) -> TraceSet:
+    """The job's trace set: at its absolute path, else relative to the job folder; its digest must match."""
+    candidates = [Path(job["trace_path"])]
+    if "trace_path_from_job" in job:
+        candidates.append(folder / job["trace_path_from_job"])
+    for path in candidates:
+        try:
+            traces = TraceSet(path)
+        except TraceError:
+            continue
+        if traces.digest() == job["trace_set_digest"]:
+            return traces
+    raise ResultsError(f"{folder / JOB}: trace set {job['trace_set']!r} (digest {job['trace_set_digest'][:12]}...) "
+                       f"is not at {' nor '.join(str(p) for p in candidates)}")
+
+
+@dataclass(frozen=True)
+class FinishedJob:
+    folder: Path
+    job: dict  # the job's parameters (job.json)
+    records: list[dict]  # its trial records, in trial order
 
 
 def job_folders(results_dir: str | Path) -> Iterator[Path]:
@@ -89,12 +140,12 @@ def job_folders(results_dir: str | Path) -> Iterator[Path]:
     yield from sorted(p.parent for p in root.glob(f"*/*/*/seed=*/{TRIALS}"))
 
 
-def load_results(results_dir: str | Path) -> pd.DataFrame:
-    """All trial records of all finished jobs: one row per (job, trial), with the job's parameters."""
-    rows = []
-    for folder in job_folders(results_dir):
-        job, records = read_job(folder)
-        for r in records:
-            rows.append({"trace_set": job["trace_set"], "method": job["method"], "target": job["target"],
-                         "seed": job["seed"], **r})
-    return pd.DataFrame(rows)
+def read_jobs(results_dir: str | Path) -> list[FinishedJob]:
+    """Every job under a results folder, each read once; ResultsError naming the file of a broken one."""
+    return [FinishedJob(folder, *read_job(folder)) for folder in job_folders(results_dir)]
+
+
+def records_table(jobs: list[FinishedJob]) -> pd.DataFrame:
+    """All trial records of the jobs: one row per (job, trial), with the job's parameters."""
+    return pd.DataFrame([{"trace_set": j.job["trace_set"], "method": j.job["method"], "target": j.job["target"],
+                          "seed": j.job["seed"], **r} for j in jobs for r in j.records])

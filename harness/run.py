@@ -2,8 +2,10 @@
 
     python -m harness.run method=random target=vgg16 seed=0 trials=30 results_dir=results
 
-Each job writes `<results_dir>/<trace set>/<method>/<target>/seed=<n>/`; a finished job is skipped when run
-again (`rerun=true` redoes it).
+Each job writes `<results_dir>/<trace set>/<method>/<target>/seed=<n>/`. A job is identified by
+`job_identity`: everything that determines its records. A finished job is skipped when run again under the same
+identity; under another identity it is refused with what differs (`rerun=true` redoes it). Values are checked
+(`harness.config`) and the searcher is built before anything is written.
 """
 
 from __future__ import annotations
@@ -16,12 +18,16 @@ from pathlib import Path
 import hydra
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate, to_absolute_path
 from omegaconf import DictConfig, OmegaConf
 
-from harness.results import atomic_write_text, is_done, job_dir, write_job
+from harness.config import ConfigError, check_run, one_line_errors
+from harness.oracle import TRIAL_MINUTES
+from harness.paths import CONF_DIR, trace_set_path
+from harness.results import (ResultsError, atomic_write_text, differences, job_dir, read_job, trace_location,
+                             write_job)
 from harness.search import Searcher, run_search
-from harness.paths import CONF_DIR
 from harness.traces import TraceSet
 from harness.tuned import TunedError, apply_tuned
 
@@ -78,27 +84,85 @@ def fit_searcher(searcher: Searcher, cfg: DictConfig, traces: TraceSet, cache_di
     searcher.set_state(state)
 
 
-def run_job(cfg: DictConfig) -> Path:
-    traces = TraceSet(to_absolute_path(cfg.traces.path))
+def job_identity(cfg: DictConfig, traces: TraceSet) -> dict:
+    """Everything that determines a job's records; two runs are the same job exactly when these are equal.
+
+    The method config is taken as composed but unresolved: its interpolations (`${target}`, `${traces.path}`)
+    name keys that are themselves part of the identity (the trace set by its digest, not its path, so the same
+    job run from another folder is still the same job). A key that comes to determine records (e.g. a
+    `constraints` block) joins the identity by being listed here.
+    """
+    return {"method": OmegaConf.to_container(cfg.method, resolve=False),
+            "trace_set_digest": traces.digest(),
+            "split": {"name": cfg.split.name, "source": list(cfg.split.source)},
+            "target": cfg.target, "seed": cfg.seed, "trials": cfg.trials,
+            "oracle": {"trial_minutes": TRIAL_MINUTES}}
+
+
+def identity_changes(job: dict, identity: dict) -> list[str]:
+    """What differs (`key: old -> new`) between the identity a finished job records and `identity`."""
+    if "identity" not in job:
+        return ["job.json records no identity (made by an older version)"]
+    return differences(job["identity"], identity)
+
+
+def is_finished(folder: Path, identity: dict, rerun: bool) -> bool:
+    """True when `folder` holds a finished job of this identity (and no rerun is asked); refuses a finished job
+    of another identity unless `rerun`; False when the job is missing or broken (it is then run again)."""
+    try:
+        job, _ = read_job(folder)
+    except ResultsError:
+        return False
+    if rerun:
+        return False
+    changed = identity_changes(job, identity)
+    if changed:
+        raise JobError(f"{folder} holds a finished job made under other settings ({'; '.join(changed)}): "
+                       "rerun=true redoes it, replacing its results, or choose another results_dir")
+    return True
+
+
+def make_searcher(cfg: DictConfig) -> Searcher:
+    """The method's searcher; a constructor that refuses its parameters becomes one JobError line."""
+    try:
+        return instantiate(cfg.method.searcher)
+    except InstantiationException as e:
+        if isinstance(e.__cause__, (ValueError, TypeError)):
+            raise JobError(f"method {cfg.method.name!r} (method.searcher): {e.__cause__}") from None
+        raise
+
+
+def check_job(cfg: DictConfig) -> tuple[TraceSet, Path, dict]:
+    """The job's trace set, folder and identity, once its values, target and trial count are checked."""
+    check_run(cfg)
+    traces = TraceSet(trace_set_path(cfg.traces.path))
     if cfg.target not in traces.models:
         raise JobError(f"trace set {traces.name!r} has no model {cfg.target!r}; models: {traces.models}")
+    if cfg.trials > len(traces.space):
+        raise ConfigError(f"trials={cfg.trials}: must be at most {len(traces.space)}, the number of configurations "
+                          f"in trace set {traces.name!r}'s space")
     if cfg.tuned:
         try:
             apply_tuned(cfg, traces.name, traces.digest())
         except TunedError as e:
             raise JobError(str(e)) from None
     folder = job_dir(to_absolute_path(cfg.results_dir), traces.name, cfg.method.name, cfg.target, cfg.seed)
-    if is_done(folder) and not cfg.rerun:
+    return traces, folder, job_identity(cfg, traces)
+
+
+def run_job(cfg: DictConfig) -> Path:
+    """Run one search and write its folder; every check (values, names, searcher parameters) comes first."""
+    traces, folder, identity = check_job(cfg)
+    if is_finished(folder, identity, cfg.rerun):
         if cfg.verbose:
             print(f"skip (finished): {folder}")
         return folder
-    searcher: Searcher = instantiate(cfg.method.searcher)
+    searcher = make_searcher(cfg)
     if type(searcher).fit is not Searcher.fit:
         fit_searcher(searcher, cfg, traces, Path(to_absolute_path(cfg.results_dir)) / ".fits")
     records = [r.to_dict() for r in run_search(searcher, traces.load(cfg.target), cfg.seed, cfg.trials)]
-    job = {"trace_set": traces.name, "trace_set_digest": traces.digest(), "trace_path": cfg.traces.path,
-           "method": cfg.method.name,
-           "target": cfg.target, "seed": cfg.seed, "trials": cfg.trials, "split": cfg.split.name,
+    job = {**trace_location(traces, folder), "method": cfg.method.name, "target": cfg.target, "seed": cfg.seed,
+           "trials": cfg.trials, "split": cfg.split.name, "identity": identity,
            "method_config": OmegaConf.to_container(cfg.method, resolve=True)}
     write_job(folder, records, job)
     if cfg.verbose:
@@ -120,9 +184,10 @@ def compose_run(overrides: list[str]) -> DictConfig:
         return compose("run", overrides=overrides)
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="run")
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="run")
 def main(cfg: DictConfig) -> None:
-    run_job(cfg)
+    with one_line_errors("run", (JobError, ResultsError)):
+        run_job(cfg)
 
 
 if __name__ == "__main__":

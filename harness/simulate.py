@@ -1,8 +1,10 @@
 """Write a simulated trace set: every configuration of a space, for every model, with repetitions.
 
-    python -m harness.simulate                        # traces/sim-v1: the paper's 30 models x 1,440 configs x 5 reps
+    python -m harness.simulate                        # traces/sim-v2: the paper's 30 models x 1,440 configs x 5 reps
+    python -m harness.simulate sim=v1                 # traces/sim-v1, byte for byte as published
     python -m harness.simulate models=[vgg16,gru] out=traces/sim-small name=sim-small
-    python -m harness.simulate sim.noise.model_effect_scale=0 out=traces/sim-v1-nofx name=sim-v1-nofx
+    python -m harness.simulate sim.noise.model_effect_scale=0 out=traces/sim-v2-nofx name=sim-v2-nofx
+    python -m harness.simulate space=cpu_local models=[resnet-18] out=traces/sim-v2-cpu name=sim-v2-cpu
 
 The same configuration and seed give byte-identical files. docs/simulator.md describes the model behind it.
 """
@@ -20,29 +22,46 @@ import pandas as pd
 from hydra.utils import to_absolute_path
 from omegaconf import DictConfig, OmegaConf
 
+from harness.paths import CONF_DIR
 from harness.sim import SimError, Simulator
+from harness.sim.cpu_serving import INVENTORY_BATCHES
 from harness.sim.noise import rng as keyed_rng
 from harness.sim.opcost import PARAMS_FILE
-from harness.paths import CONF_DIR
 from harness.space import SearchSpace, load_space
 from harness.traces import MEASUREMENT_FIELDS, Trace, sha256_file, write_trace_set
 
 # Significant digits kept: finer than each field's repetition noise (3 % on throughput, 1 % on power, ~25 % p99 tail).
 DIGITS = {"latency_p99_ms": 3, "power_w": 3}
 DEFAULT_DIGITS = 4
+SMALLEST_INVENTORY = INVENTORY_BATCHES[0]
 
 
-def round_sig(x: np.ndarray, digits: int) -> np.ndarray:
-    """Round to significant digits (smaller files; far finer than the repetition noise)."""
+# Exact powers of ten (parsed, so correctly rounded) for `round_sig(..., exact=True)`.
+_POW10 = np.array([float(f"1e{k}") for k in range(0, 31)])
+
+
+def round_sig(x: np.ndarray, digits: int, exact: bool = False) -> np.ndarray:
+    """Round to significant digits (smaller files; far finer than the repetition noise).
+
+    `exact=False` is sim-v1's rule, kept so sim-v1 regenerates as published; it scales by `10.0 ** k` from
+    numpy's vectorised power, whose last bit can differ between CPUs and numpy builds (seen here: 5 small
+    models of sim-v1 regenerate 1 ulp apart). `exact=True` (sim-v2) scales by exactly representable powers of
+    ten, multiplying or dividing, so every platform rounds the same way."""
     x = np.asarray(x, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
-        scale = 10.0 ** (digits - 1 - np.floor(np.log10(np.abs(x))))
-    scale = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
-    return np.round(x * scale) / scale
+        k = digits - 1 - np.floor(np.log10(np.abs(x)))
+    if not exact:
+        scale = 10.0 ** k
+        scale = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
+        return np.round(x * scale) / scale
+    k = np.where(np.isfinite(k), np.clip(k, -30, 30), 0).astype(int)
+    up, down = _POW10[np.maximum(k, 0)], _POW10[np.maximum(-k, 0)]
+    return np.where(k >= 0, np.round(x * up) / up, np.round(x / down) * down)
 
 
 def simulate_trace(sim: Simulator, model: str, space: SearchSpace, reps: int, seed: int,
                    metadata: dict) -> Trace:
+    exact = sim.version >= 2
     digits = space.grid_digits()
     grid = pd.DataFrame({k.name: np.array(k.values)[digits[:, j]] for j, k in enumerate(space.knobs)})
     expected = sim.simulate(model, {k: grid[k].to_numpy() for k in space.names})
@@ -53,11 +72,12 @@ def simulate_trace(sim: Simulator, model: str, space: SearchSpace, reps: int, se
     m["feasible"] = np.repeat(expected["feasible"], reps)
     m["reason"] = np.repeat(expected["reason"], reps)
     for f in MEASUREMENT_FIELDS:
-        m[f] = round_sig(noisy[f].reshape(-1), DIGITS.get(f, DEFAULT_DIGITS))
-    return Trace(model, space, m, operator_table(expected), metadata)
+        if f in noisy:  # CPU-only serving has no GPU memory or power
+            m[f] = round_sig(noisy[f].reshape(-1), DIGITS.get(f, DEFAULT_DIGITS), exact)
+    return Trace(model, space, m, operator_table(expected, exact), metadata)
 
 
-def operator_table(expected: dict) -> pd.DataFrame:
+def operator_table(expected: dict, exact: bool = False) -> pd.DataFrame:
     """One row per (feasible configuration, operator type), plus a model-wide profile (config_index -1: the
     mean over feasible configurations, like the release's profiles). An out-of-memory configuration has no
     profile of its own, so a trial there sees only the model-wide one (a separate sandbox profiling run)."""
@@ -73,29 +93,30 @@ def operator_table(expected: dict) -> pd.DataFrame:
     t_total, m_total = time_ms.sum(axis=1)[rows], mem_mb.sum(axis=1)[rows]
     return pd.DataFrame({
         "config_index": index[rows].astype(np.int64), "op_type": types[cols],
-        "time_ms": round_sig(t, DEFAULT_DIGITS), "time_share": np.round(np.where(t_total > 0, t / t_total, 0.0), 5),
-        "mem_mb": round_sig(mm, DEFAULT_DIGITS),
-        "mem_share": np.round(np.where(m_total > 0, mm / m_total, 0.0), 5)})
+        "time_ms": round_sig(t, DEFAULT_DIGITS, exact), "time_share": np.round(np.where(t_total > 0, t / t_total, 0.0), 5),
+        "mem_mb": round_sig(mm, DEFAULT_DIGITS, exact),
+        "mem_share": np.round(np.divide(mm, m_total, out=np.zeros_like(mm), where=m_total > 0), 5)})
 
 
 def model_list(cfg: DictConfig) -> list[str]:
     if cfg.models is not None:
         return list(cfg.models)
-    split = OmegaConf.load(CONF_DIR / "split" / f"{cfg.split}.yaml")
-    return sorted(list(split.source) + list(split.target))
+    return sorted(list(cfg.split.source) + list(cfg.split.target))
 
 
 def run(cfg: DictConfig) -> list[str]:
-    space = load_space(cfg.space)
+    space = load_space(cfg.space.name)
     sim = Simulator(cfg.sim)
     params = OmegaConf.to_container(cfg.sim, resolve=True)
-    common = {"provenance": "simulated", "simulator": "harness.sim v1", "seed": int(cfg.seed), "reps": int(cfg.reps),
+    simulator = f"harness.sim v{sim.version}"
+    common = {"provenance": "simulated", "simulator": simulator, "seed": int(cfg.seed), "reps": int(cfg.reps),
               "sim_params": params, "op_cost_sha256": sha256_file(PARAMS_FILE),
               "software": {"python": platform.python_version(), "numpy": np.__version__}}
     traces, skipped = [], {}
     for model in model_list(cfg):
         try:
-            sim.batch_ops(model, int(min(space.knob("batch_size").values)))
+            # inventories are stored from batch 4 up (CPU-only serving extrapolates below it)
+            sim.batch_ops(model, max(int(min(space.knob("batch_size").values)), SMALLEST_INVENTORY))
         except SimError as e:  # no inventory for this model
             skipped[model] = str(e).splitlines()[0][:200]
             print(f"skip {model}: {skipped[model]}", file=sys.stderr)
@@ -104,7 +125,7 @@ def run(cfg: DictConfig) -> list[str]:
         print(f"{model}: {int(traces[-1].feasible.sum())}/{len(space)} configurations feasible", file=sys.stderr)
     if not traces:
         raise SimError(f"no model could be simulated, nothing written: {skipped}")
-    info = {"provenance": "simulated", "simulator": "harness.sim v1", "seed": int(cfg.seed), "reps": int(cfg.reps),
+    info = {"provenance": "simulated", "simulator": simulator, "seed": int(cfg.seed), "reps": int(cfg.reps),
             "sim_params_digest": _digest(params), "skipped_models": skipped,
             "note": "docs/simulator.md describes the model; regenerate with `python -m harness.simulate`"}
     write_trace_set(to_absolute_path(cfg.out), traces, cfg.name, info)
@@ -115,7 +136,7 @@ def _digest(obj) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()
 
 
-@hydra.main(version_base="1.3", config_path="../conf/sim", config_name="simulate")
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="sim/simulate")
 def main(cfg: DictConfig) -> None:
     written = run(cfg)
     print(f"wrote {len(written)} models to {cfg.out}")

@@ -40,9 +40,12 @@ class Knob:
 
     def position(self, value: Any) -> int:
         """Index of `value` among this knob's values; refuses values outside the knob."""
+        if not _is_scalar(value) or (isinstance(value, (bool, np.bool_)) and not any(
+                isinstance(v, bool) for v in self.values)):
+            raise SpaceError(f"knob {self.name!r} has no value {value!r}; allowed values: {list(self.values)}")
         try:
             return self._positions[value]
-        except (KeyError, TypeError):
+        except KeyError:
             pass
         for i, v in enumerate(self.values):
             if v == value or (isinstance(v, float) and _is_number(value) and np.isclose(v, float(value))):
@@ -51,6 +54,10 @@ class Knob:
 
     def to_dict(self) -> dict:
         return {"name": self.name, "values": list(self.values), "unit": self.unit, "ordered": self.ordered}
+
+
+def _is_scalar(value: Any) -> bool:
+    return isinstance(value, (str, int, float, np.generic))
 
 
 def _is_number(value: Any) -> bool:
@@ -75,12 +82,15 @@ class SearchSpace:
     @classmethod
     def from_dict(cls, spec: Mapping) -> "SearchSpace":
         """Build from `{"name": ..., "knobs": [{"name", "values", "unit", "ordered"}, ...]}`."""
-        if "knobs" not in spec:
-            raise SpaceError("a space definition needs a 'knobs' list")
+        if not isinstance(spec, Mapping) or not isinstance(spec.get("knobs"), list) or not spec["knobs"]:
+            raise SpaceError("a space definition needs a non-empty 'knobs' list")
         knobs = []
         for k in spec["knobs"]:
+            if not (isinstance(k, Mapping) and isinstance(k.get("name"), str)
+                    and isinstance(k.get("values"), (list, tuple)) and all(_is_scalar(v) for v in k["values"])):
+                raise SpaceError(f"knob {k!r} needs a 'name' and a list of single 'values'")
             values = tuple(_plain(v) for v in k["values"])
-            knobs.append(Knob(str(k["name"]), values, str(k.get("unit", "")), bool(k.get("ordered", True))))
+            knobs.append(Knob(k["name"], values, str(k.get("unit", "")), bool(k.get("ordered", True))))
         return cls(knobs, str(spec.get("name", "space")))
 
     @classmethod
@@ -118,6 +128,8 @@ class SearchSpace:
     # -- config <-> index ---------------------------------------------------------------------------------
     def digits(self, config: Mapping[str, Any]) -> np.ndarray:
         """Per-knob value positions of a configuration."""
+        if not isinstance(config, Mapping):
+            raise SpaceError(f"a configuration is a mapping of knob names to values, not {config!r}")
         missing = [n for n in self.names if n not in config]
         extra = [n for n in config if n not in self.names]
         if missing or extra:
@@ -126,7 +138,7 @@ class SearchSpace:
         return np.array([k.position(config[k.name]) for k in self.knobs], dtype=np.int64)
 
     def index(self, config: Mapping[str, Any]) -> int:
-        if len(config) == len(self.knobs):
+        if isinstance(config, Mapping) and len(config) == len(self.knobs):
             try:
                 return sum(k.position(config[k.name]) * w for k, w in zip(self.knobs, self._weight_list))
             except KeyError:
@@ -134,6 +146,8 @@ class SearchSpace:
         return int(self.digits(config) @ self._weights)
 
     def config(self, index: int) -> Config:
+        if isinstance(index, (bool, np.bool_)) or not isinstance(index, (int, np.integer)):
+            raise SpaceError(f"a configuration index is a whole number, not {index!r}")
         index = int(index)
         if not 0 <= index < len(self):
             raise SpaceError(f"index {index} is outside space {self.name!r} (0..{len(self) - 1})")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -29,6 +30,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from harness.ops.vocabulary import check_op_types
+from harness.paths import UnsafeNameError, safe_name
 from harness.space import SearchSpace, SpaceError
 
 SCHEMA_VERSION = 1
@@ -69,6 +72,7 @@ class Trace:
     auxiliary: dict[str, pd.DataFrame] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        _checked_name(self.model, "model")
         self.measurements = _validate_measurements(self.model, self.space, self.measurements)
         if self.operators is not None:
             self.operators = _validate_operators(self.model, self.space, self.operators)
@@ -129,36 +133,40 @@ class Trace:
 # -- validation -------------------------------------------------------------------------------------------
 def _validate_measurements(model: str, space: SearchSpace, m: pd.DataFrame) -> pd.DataFrame:
     where = f"trace {model!r}"
+    if not isinstance(m, pd.DataFrame):
+        raise TraceError(f"{where}: measurements must be a table (pandas DataFrame), not {type(m).__name__}")
+    _refuse_duplicated_columns(where, m)
     missing_knobs = [k for k in space.names if k not in m.columns]
     if missing_knobs:
         raise TraceError(f"{where}: measurements lack knob columns {missing_knobs}")
     for col in ("objective", "feasible"):
         if col not in m.columns:
             raise TraceError(f"{where}: measurements lack the required column {col!r}")
+    if m.empty:
+        raise TraceError(f"{where}: measurements have no rows")
     m = m.reset_index(drop=True).copy()
-    if "rep" not in m.columns:
-        m["rep"] = 0
+    m["rep"] = _integers(where, "rep", m["rep"], minimum=0) if "rep" in m.columns else 0
     if "reason" not in m.columns:
         m["reason"] = ""
     m["reason"] = m["reason"].fillna("").astype(str)
-    m["feasible"] = m["feasible"].astype(bool)
+    m["feasible"] = _booleans(where, m["feasible"])
     m["config_index"] = _indices(where, space, m)
+    feasible = m["feasible"].to_numpy()
     for f in MEASUREMENT_FIELDS:
         if f not in m.columns:
             continue
-        values = pd.to_numeric(m[f], errors="coerce").to_numpy(dtype=float)
-        bad = m["feasible"].to_numpy() & (np.isnan(values) | (values < 0))
+        values = _numbers(where, f, m[f])
+        # NaN means "not measured", allowed only where the configuration failed; infinities never are.
+        bad = (feasible & np.isnan(values)) | np.isinf(values) | (values < 0)
         if bad.any():
-            row = m.loc[np.flatnonzero(bad)[0]]
-            raise TraceError(f"{where}: {f} is {row[f]!r} (NaN or negative) at configuration "
-                             f"{ {k: row[k] for k in space.names} } repetition {row['rep']}")
+            i = np.flatnonzero(bad)[0]
+            raise TraceError(f"{where}: {f} is {float(values[i])} (NaN, infinite or negative) at "
+                             f"{_row_name(space, m, i)}")
         m[f] = values
     m.loc[~m["feasible"], "objective"] = 0.0
     dup = m.duplicated(["config_index", "rep"])
     if dup.any():
-        row = m.loc[np.flatnonzero(dup.to_numpy())[0]]
-        raise TraceError(f"{where}: configuration { {k: row[k] for k in space.names} } repetition {row['rep']} "
-                         "appears more than once")
+        raise TraceError(f"{where}: {_row_name(space, m, np.flatnonzero(dup.to_numpy())[0])} appears more than once")
     reps = sorted(m["rep"].unique())
     if reps != list(range(len(reps))):
         raise TraceError(f"{where}: repetitions must be numbered 0..n-1, found {reps[:10]}")
@@ -172,13 +180,68 @@ def _validate_measurements(model: str, space: SearchSpace, m: pd.DataFrame) -> p
     return m
 
 
+def _row_name(space: SearchSpace, m: pd.DataFrame, i: int) -> str:
+    return f"configuration {space.config(int(m['config_index'].iloc[i]))} repetition {int(m['rep'].iloc[i])}"
+
+
+def _shown(value: Any) -> str:
+    """A cell for a message: numpy scalars as plain Python ones."""
+    return repr(value.item() if isinstance(value, np.generic) else value)
+
+
+def _refuse_duplicated_columns(where: str, table: pd.DataFrame) -> None:
+    names = [str(c) for c in table.columns]
+    if len(set(names)) != len(names):
+        raise TraceError(f"{where}: column names appear more than once: {sorted(names)}")
+
+
+def _numbers(where: str, column: str, values: pd.Series) -> np.ndarray:
+    """A column as floats; refuses values that are not numbers (missing values become NaN)."""
+    if values.dtype == bool or (values.dtype == object and any(isinstance(v, (bool, np.bool_)) for v in values)):
+        raise TraceError(f"{where}: column {column!r} holds true/false values where numbers are expected")
+    numbers = pd.to_numeric(values, errors="coerce")
+    not_numbers = numbers.isna() & values.notna()
+    if not_numbers.any():
+        raise TraceError(f"{where}: column {column!r} holds {_shown(values[not_numbers].iloc[0])}, which is not a "
+                         "number")
+    return numbers.to_numpy(dtype=float)
+
+
+def _integers(where: str, column: str, values: pd.Series, minimum: int) -> np.ndarray:
+    numbers = _numbers(where, column, values)
+    bad = ~np.isfinite(numbers) | (numbers != np.round(numbers)) | (numbers < minimum)
+    if bad.any():
+        raise TraceError(f"{where}: column {column!r} holds {_shown(values[bad].iloc[0])}; allowed: whole numbers "
+                         f">= {minimum}")
+    return numbers.astype(np.int64)
+
+
+def _booleans(where: str, values: pd.Series) -> np.ndarray:
+    """`feasible` as booleans: true/false, or the numbers 1/0; anything else (a string, a missing value) refused."""
+    if values.dtype == bool:
+        return values.to_numpy()
+
+    def is_flag(v: Any) -> bool:
+        return isinstance(v, (bool, np.bool_)) or (isinstance(v, (int, float, np.integer, np.floating))
+                                                   and v in (0, 1))
+    bad = [v for v in values if not is_flag(v)]
+    if bad:
+        raise TraceError(f"{where}: column 'feasible' holds {_shown(bad[0])}; allowed: true/false (or 1/0)")
+    return values.to_numpy().astype(bool)
+
+
 def _indices(where: str, space: SearchSpace, m: pd.DataFrame) -> np.ndarray:
     """Configuration index of every row; refuses knob values outside the space."""
     digits = np.empty((len(m), len(space.knobs)), dtype=np.int64)
     for j, knob in enumerate(space.knobs):
         column = m[knob.name]
+        try:
+            distinct = column.unique()
+        except TypeError:  # unhashable cells (lists, dicts)
+            raise TraceError(f"{where}: knob column {knob.name!r} holds values that are not single values, "
+                             f"e.g. {column.iloc[0]!r}") from None
         lookup = {}
-        for value in column.unique():
+        for value in distinct:
             try:
                 lookup[value] = knob.position(value.item() if isinstance(value, np.generic) else value)
             except SpaceError as e:
@@ -189,17 +252,32 @@ def _indices(where: str, space: SearchSpace, m: pd.DataFrame) -> np.ndarray:
 
 def _validate_operators(model: str, space: SearchSpace, ops: pd.DataFrame) -> pd.DataFrame:
     where = f"trace {model!r} operator profile"
+    if not isinstance(ops, pd.DataFrame):
+        raise TraceError(f"{where}: must be a table (pandas DataFrame), not {type(ops).__name__}")
+    _refuse_duplicated_columns(where, ops)
     for col in ("config_index", "op_type"):
         if col not in ops.columns:
             raise TraceError(f"{where}: missing column {col!r}")
     ops = ops.reset_index(drop=True).copy()
     for col in OPERATOR_COLUMNS[2:]:
-        ops[col] = pd.to_numeric(ops[col], errors="coerce") if col in ops.columns else np.nan
-    ops["config_index"] = ops["config_index"].astype(np.int64)
+        if col not in ops.columns:
+            ops[col] = np.nan
+            continue
+        values = _numbers(where, col, ops[col])
+        bad = np.isinf(values) | (values < 0)
+        if bad.any():
+            raise TraceError(f"{where}: {col} is {float(values[bad][0])}; allowed: a finite number >= 0, or "
+                             "missing")
+        ops[col] = values
+    ops["config_index"] = _integers(where, "config_index", ops["config_index"], minimum=-1)
     ops["op_type"] = ops["op_type"].astype(str)
-    bad = ~ops["config_index"].between(-1, len(space) - 1)
+    bad = ops["config_index"] > len(space) - 1
     if bad.any():
         raise TraceError(f"{where}: config_index {ops.loc[bad, 'config_index'].iloc[0]} is outside the space")
+    try:
+        check_op_types(ops["op_type"].unique(), where)
+    except ValueError as e:
+        raise TraceError(str(e)) from None
     if ops.duplicated(["config_index", "op_type"]).any():
         raise TraceError(f"{where}: an operator type appears twice at one configuration")
     return ops[list(OPERATOR_COLUMNS)]
@@ -233,16 +311,24 @@ def _model_files(trace: Trace) -> dict[str, pd.DataFrame]:
 def write_trace_set(path: str | Path, traces: Iterable[Trace], name: str, info: dict | None = None) -> Path:
     """Write a whole trace set atomically: into a temporary sibling folder, then renamed into place.
 
-    An existing set at `path` is replaced only once the new one is complete; a failure leaves it untouched.
+    `path` may be absent, an empty folder or a trace set (see `check_replaceable`); an existing set is replaced
+    only once the new one is complete, and a failure leaves it untouched.
     """
     path = Path(path)
+    _checked_name(name, "trace set name")
     traces = list(traces)
     if not traces:
         raise TraceError("a trace set needs at least one trace")
     space = traces[0].space
+    models = [t.model for t in traces]
+    if len(set(models)) != len(models):
+        raise TraceError(f"trace set {name!r}: a model appears more than once: {sorted(models)}")
     for t in traces:
         if t.space != space:
             raise TraceError(f"trace {t.model!r} is over another space than {traces[0].model!r}")
+        for aux in t.auxiliary:
+            _checked_name(aux, f"auxiliary table of trace {t.model!r}")
+    check_replaceable(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
     tmp.chmod(0o755)  # mkdtemp makes it private; a trace set is for everyone to read
@@ -258,11 +344,34 @@ def write_trace_set(path: str | Path, traces: Iterable[Trace], name: str, info: 
             manifest["models"][t.model] = _jsonable(t.metadata)
         _write_json(tmp / MANIFEST, manifest)
         _fsync_tree(tmp)
+        check_replaceable(path)  # again: something may have appeared there while the set was written
         _replace_dir(tmp, path)
+        _fsync_dir(path.parent)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return path
+
+
+def check_replaceable(path: str | Path) -> None:
+    """Refuse (TraceError) unless `path` is absent, an empty folder, or a trace set whose files its manifest lists.
+
+    Writers call this before any work, so that a user's folder (their files, a git clone) is never replaced.
+    """
+    path = Path(path)
+    if not path.exists() and not path.is_symlink():
+        return
+    if path.is_symlink() or not path.is_dir():
+        raise TraceError(f"refusing to write a trace set at {path}: it exists and is not a folder")
+    if not any(path.iterdir()):
+        return
+    if not (path / MANIFEST).is_file():
+        raise TraceError(f"refusing to replace {path}: it is not empty and holds no {MANIFEST}, so it is not a trace "
+                         "set; write to a new or empty folder")
+    try:
+        _read_manifest(path)
+    except TraceError as e:
+        raise TraceError(f"refusing to replace {path}: {e}") from None
 
 
 def _replace_dir(new: Path, target: Path) -> None:
@@ -280,6 +389,16 @@ def _fsync_tree(root: Path) -> None:
         if p.is_file():
             with open(p, "rb") as f:
                 os.fsync(f.fileno())
+    for p in [root, *sorted(d for d in root.rglob("*") if d.is_dir())]:
+        _fsync_dir(p)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _write_json(path: Path, obj: Any) -> None:
@@ -290,25 +409,70 @@ def _jsonable(obj: Any) -> Any:
     return json.loads(json.dumps(obj, default=lambda o: o.item() if isinstance(o, np.generic) else str(o)))
 
 
+def _checked_name(name: object, what: str) -> str:
+    """`harness.paths.safe_name`, refusing with a TraceError: in a trace set, every name becomes a path."""
+    try:
+        return safe_name(name, what)
+    except UnsafeNameError as e:
+        raise TraceError(str(e)) from None
+
+
+def _read_manifest(folder: Path) -> dict:
+    """The manifest of the trace set at `folder`, checked before anything in it is trusted: its names are safe
+    path components, every file has a SHA-256, and it lists every file the folder holds."""
+    manifest_path = folder / MANIFEST
+    if not manifest_path.is_file():
+        hint = " (run `python -m harness.import_release` or `python -m harness.simulate` first?)"
+        raise TraceError(f"no trace set at {folder}: {MANIFEST} not found{hint}")
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise TraceError(f"{manifest_path} is not valid JSON: {e}") from None
+    if not isinstance(manifest, dict) or not all(isinstance(manifest.get(k), dict)
+                                                 for k in ("space", "models", "files")):
+        raise TraceError(f"{manifest_path} is not a trace-set manifest of this project: it needs "
+                         "'schema_version', 'name', 'space', 'models' and 'files'")
+    version = manifest.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise TraceError(f"{manifest_path}: schema version {version!r} is not known "
+                         f"(this version reads {SCHEMA_VERSION})")
+    _checked_name(manifest.get("name"), f"{manifest_path}: trace set name")
+    models, files = manifest["models"], manifest["files"]
+    for model, metadata in models.items():
+        _checked_name(model, f"{manifest_path}: model")
+        if not isinstance(metadata, dict):
+            raise TraceError(f"{manifest_path}: the metadata of model {model!r} is not a mapping")
+        if f"{model}/measurements.parquet" not in files:
+            raise TraceError(f"{manifest_path}: model {model!r} has no measurements.parquet listed")
+    for rel, digest in files.items():
+        model, _, fname = rel.partition("/")
+        if model not in models or not _SAFE_FILE.match(fname):
+            raise TraceError(f"{manifest_path}: file entry {rel!r} is not <model>/<file>.parquet of a listed model")
+        if not isinstance(digest, str) or not _SHA256.match(digest):
+            raise TraceError(f"{manifest_path}: file {rel!r} has no SHA-256 (found {digest!r})")
+    present = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if not p.is_dir()} - {MANIFEST}
+    unlisted = sorted(present - set(files))
+    if unlisted:
+        raise TraceError(f"{manifest_path} lists {len(files)} files but the folder holds {len(unlisted)} more "
+                         f"(e.g. {unlisted[0]!r}); a manifest must list every file with its SHA-256")
+    return manifest
+
+
+_SAFE_FILE = re.compile(r"^(measurements|operators|aux-[A-Za-z0-9][A-Za-z0-9._+-]*)\.parquet$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
 class TraceSet:
-    """A trace set folder: its manifest, and its models loaded on demand with hash checks."""
+    """A trace set folder: its manifest (checked on opening), and its models loaded on demand with hash checks."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        manifest_path = self.path / MANIFEST
-        if not manifest_path.exists():
-            hint = " (run `python -m harness.import_release` or `python -m harness.simulate` first?)"
-            raise TraceError(f"no trace set at {self.path}: {MANIFEST} not found{hint}")
-        try:
-            self.manifest = json.loads(manifest_path.read_text())
-        except json.JSONDecodeError as e:
-            raise TraceError(f"{manifest_path} is not valid JSON: {e}") from None
-        version = self.manifest.get("schema_version")
-        if version != SCHEMA_VERSION:
-            raise TraceError(f"{manifest_path}: schema version {version!r} is not known "
-                             f"(this version reads {SCHEMA_VERSION})")
+        self.manifest = _read_manifest(self.path)
         self.name: str = self.manifest["name"]
-        self.space = SearchSpace.from_dict(self.manifest["space"])
+        try:
+            self.space = SearchSpace.from_dict(self.manifest["space"])
+        except SpaceError as e:
+            raise TraceError(f"{self.path / MANIFEST}: {e}") from None
         self._cache: dict[str, Trace] = {}
 
     @property

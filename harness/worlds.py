@@ -32,7 +32,7 @@ from harness import stats
 from harness.import_release import import_release
 from harness.paths import safe_name
 from harness.report import MARKS
-from harness.results import atomic_write_text, load_results
+from harness.results import atomic_write_text, read_jobs, records_table
 from harness.sim.opcost import PARAMS_FILE
 from harness.space import load_space
 from harness.sweep import plan, run_sweep
@@ -143,7 +143,7 @@ def run_study(cfg: DictConfig) -> Path:
         tuned[name] = [m for m in cfg.methods if cfg.tuned and tuned_file(name, m).is_file()]
         print(f"== {name}: {len(jobs)} searches ({world.origin})")
         run_sweep(jobs, int(cfg.n_jobs))
-    results = load_results(results_dir)
+    results = records_table(read_jobs(results_dir))
     results = results[results["trace_set"].isin([w.name for w in worlds]) & results["method"].isin(cfg.methods)]
     text, found = study_markdown(results, worlds, list(cfg.methods), tuned, time.perf_counter() - started)
     out = results_dir / "report"

@@ -10,10 +10,12 @@ ensure_venv() {
         "$py" -m venv "$VENV"
         "$VENV/bin/python" -m pip install --quiet --upgrade pip
     fi
-    # Reinstall only when the requested extras or pyproject.toml changed since the last install.
+    # Reinstall only when the extras, the packaging files or the checkout (the editable install's target) changed.
     local stamp="$VENV/.installed-$(echo "$spec" | tr -c 'a-z0-9' '_')"
-    if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+    local key
+    key="$( (pwd; cat pyproject.toml setup.py) | sha256sum | cut -c1-32)"
+    if [ "$(cat "$stamp" 2>/dev/null)" != "$key" ]; then
         "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e "$spec"
-        touch "$stamp"
+        echo "$key" > "$stamp"
     fi
 }

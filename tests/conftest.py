@@ -14,7 +14,28 @@ from harness.import_release import import_release
 from harness.space import Knob, SearchSpace, load_space
 from harness.traces import Trace, TraceSet
 
-RELEASE = Path(__file__).resolve().parents[2] / "shared" / "data" / "falcon-release"
+# The authors' converted release: ../shared beside the checkout (as in CI), or wherever FALCON_BENCH_RELEASE says.
+RELEASE = Path(os.environ.get("FALCON_BENCH_RELEASE",
+                              Path(__file__).resolve().parents[2] / "shared" / "data" / "falcon-release"))
+NO_RELEASE = f"needs the authors' release at {RELEASE} (absent; set FALCON_BENCH_RELEASE to use another copy)"
+
+
+def pytest_report_header(config):
+    import harness
+
+    return [f"harness imported from {Path(harness.__file__).parent}",
+            f"release: {RELEASE} ({'present' if RELEASE.is_dir() else 'absent: tests that need it skip'})"]
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` selects, so that `-m needs_release` finds them all
+def pytest_collection_modifyitems(config, items):
+    """Tests that use the release (the `release_dir` fixture, directly or through another fixture, or the
+    `needs_release` marker) skip with one line where it is absent, e.g. on a fresh clone."""
+    for item in items:
+        if "release_dir" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.needs_release)
+        if item.get_closest_marker("needs_release") and not RELEASE.is_dir():
+            item.add_marker(pytest.mark.skip(reason=NO_RELEASE))
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -33,15 +54,15 @@ def paper_space() -> SearchSpace:
 
 @pytest.fixture(scope="session")
 def release_dir() -> Path:
-    """The authors' converted release, read-only in ../shared."""
+    """The authors' converted release, read-only (tests using it skip where it is absent)."""
     return RELEASE
 
 
 @pytest.fixture(scope="session")
-def release_set(tmp_path_factory) -> TraceSet:
-    """The authors' release imported once per test session (read from ../shared, never copied into git)."""
+def release_set(tmp_path_factory, release_dir) -> TraceSet:
+    """The authors' release imported once per test session (never copied into git)."""
     out = tmp_path_factory.mktemp("traces") / "falcon-release"
-    import_release(RELEASE, out, "falcon-release", load_space("paper"))
+    import_release(release_dir, out, "falcon-release", load_space("paper"))
     return TraceSet(out)
 
 

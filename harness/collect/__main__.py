@@ -1,9 +1,16 @@
-"""Hydra entry: `python -m harness.collect backend=cpu|cuda model=NAME space=NAME out=DIR`.
+"""Hydra entry: `python -m harness.collect [action=collect] backend=cpu|cuda model=NAME space=NAME out=DIR`.
 
-Measures every configuration of the space on this machine and writes the model's trace into the trace set at
-`out` (other models already there are kept). Interrupted runs resume where they stopped. Errors that stop a
-collection before it starts (no GPU, a knob this machine cannot realise, another collector at work) are one
-line on stderr and exit status 2.
+- `action=collect` measures every configuration of the space (or of `shard.index` of `shard.count`) on this
+  machine and writes the model's trace into the trace set at `out` (other models already there are kept).
+  Interrupted runs resume where they stopped; several collectors may write different models or shards of one
+  set at once. `-m model=a,b shard.index=0,1 shard.count=2 hydra/launcher=...` dispatches one job per
+  (model, shard) through a Hydra launcher (joblib, Submitit/SLURM, Ray).
+- `action=merge merge.shards=[DIR,...] space=paper out=DIR` joins shard sets (one per machine) into one set.
+- `action=plan space=... settings=... plan.models=...` prints the jobs, hours and cost of a collection.
+- `action=canonicalise out=DIR` converts an old measured set's ATen operator names to the Relay vocabulary.
+
+Errors that stop an action before it starts (no GPU, a knob this machine cannot realise, another collector on
+the same model and shard, shards that do not fit together) are one line on stderr and exit status 2.
 """
 
 from __future__ import annotations
@@ -13,32 +20,83 @@ import sys
 import hydra
 from hydra.utils import to_absolute_path
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import MissingMandatoryValue
 
 from harness.collect.backends import make_backend
-from harness.collect.collector import Collector, Settings
+from harness.collect.canonicalise import canonicalise_set
+from harness.collect.collector import Collector, Settings, Shard
 from harness.collect.journal import CollectError
-from harness.space import SpaceError, load_space
+from harness.collect.merge import machine_space, merge_shards
+from harness.collect.plan import make_plan
+from harness.paths import CONF_DIR
+from harness.space import SearchSpace, SpaceError, load_space
+from harness.traces import TraceError, check_replaceable
+
+ACTIONS = ("collect", "merge", "plan", "canonicalise")
+
+
+def space_of(cfg: DictConfig) -> SearchSpace:
+    ref = str(cfg.space)
+    return load_space(to_absolute_path(ref) if ref.endswith((".yaml", ".yml")) else ref)
+
+
+def settings_of(cfg: DictConfig) -> Settings:
+    return Settings(**OmegaConf.to_container(cfg.settings, resolve=True))  # Hydra refuses unknown keys
 
 
 def collect(cfg: DictConfig):
-    space_ref = str(cfg.space)
-    space = load_space(to_absolute_path(space_ref) if space_ref.endswith((".yaml", ".yml")) else space_ref)
+    check_replaceable(to_absolute_path(str(cfg.out)))  # before any measuring: never a user's folder
+    space = space_of(cfg)
     backend = make_backend(str(cfg.backend), OmegaConf.to_container(cfg.price, resolve=True), int(cfg.device),
-                           bool(cfg.allow_power_cap))
-    settings = Settings(**OmegaConf.to_container(cfg.settings, resolve=True))
-    collector = Collector(backend, str(cfg.model), space, to_absolute_path(str(cfg.out)), settings,
-                          cfg.name, bool(cfg.progress))
+                           bool(cfg.allow_power_cap), cfg.machine_label)
+    if str(cfg.merge.knob) in space.names:  # a space over several machine types: this machine's shard of it
+        space = machine_space(space, str(cfg.merge.knob), backend.machine_label())
+    shard = Shard(cfg.shard.index, cfg.shard.count)
+    collector = Collector(backend, str(cfg.model), space, to_absolute_path(str(cfg.out)), settings_of(cfg),
+                          cfg.name, bool(cfg.progress), shard)
     path = collector.run()
-    print(f"{collector.model}: {len(space)} configurations on {backend.name} -> {path}")
+    key = shard.key(collector.model)
+    if path is None:
+        print(f"{key}: shard measured on {backend.name}; the model is written into {cfg.out} once all "
+              f"{shard.count} shards are measured")
+    else:
+        print(f"{key}: {len(space)} configurations on {backend.name} -> {path}")
     return path
 
 
-@hydra.main(version_base="1.3", config_path="../../conf/collect", config_name="collect")
+def run(cfg: DictConfig):
+    action = str(cfg.action)
+    if action not in ACTIONS:
+        raise CollectError(f"action={action!r} is not known; actions: {', '.join(ACTIONS)}")
+    if action == "collect":
+        return collect(cfg)
+    if action == "merge":
+        check_replaceable(to_absolute_path(str(cfg.out)))
+        path = merge_shards([to_absolute_path(str(s)) for s in cfg.merge.shards], space_of(cfg),
+                            to_absolute_path(str(cfg.out)), str(cfg.merge.knob),
+                            bool(cfg.merge.allow_mixed_versions), cfg.name)
+        print(f"merged {len(cfg.merge.shards)} shards -> {path}")
+        return path
+    if action == "plan":
+        plan = make_plan(space_of(cfg), settings_of(cfg), OmegaConf.to_container(cfg.price, resolve=True),
+                         OmegaConf.to_container(cfg.plan.models) if OmegaConf.is_list(cfg.plan.models)
+                         else cfg.plan.models, str(cfg.merge.knob), cfg.plan.startup_s)
+        print(plan.render())
+        return plan
+    converted = canonicalise_set(to_absolute_path(str(cfg.out)))
+    print(f"{cfg.out}: operator names converted for {converted or 'no model (all were already)'}")
+    return converted
+
+
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR / "collect"), config_name="collect")
 def main(cfg: DictConfig) -> None:
     try:
-        collect(cfg)
-    except (CollectError, SpaceError) as e:
+        run(cfg)
+    except (CollectError, SpaceError, TraceError) as e:
         print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+    except MissingMandatoryValue as e:
+        print(f"error: {e.full_key}= is required (see conf/collect/collect.yaml)", file=sys.stderr)
         sys.exit(2)
 
 

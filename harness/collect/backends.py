@@ -23,7 +23,6 @@ from harness.paths import ROOT as REPO
 from harness.space import SearchSpace
 
 
-
 def cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -62,8 +61,9 @@ class Backend:
     name = "cpu"
     knobs = frozenset({"cpu_cores", "batch_size"})
 
-    def __init__(self, price: Mapping, device: int = 0, allow_power_cap: bool = False):
+    def __init__(self, price: Mapping, device: int = 0, allow_power_cap: bool = False, label: str | None = None):
         self.price = dict(price)
+        self.label = label
         self.device = device
         self.allow_power_cap = allow_power_cap
         self.power_cap: PowerCap | None = None
@@ -87,7 +87,12 @@ class Backend:
 
     def machine(self) -> dict:
         return {"cpu": cpu_model(), "usable_cpus": len(usable_cpus()), "os_cpus": os.cpu_count(),
-                "platform": platform.platform(), "backend": self.name}
+                "platform": platform.platform(), "host": platform.node(), "backend": self.name,
+                "label": self.label}
+
+    def machine_label(self) -> str | None:
+        """This machine's value of a merge knob (see harness.collect.merge); a CPU machine has the one given."""
+        return self.label
 
     def price_per_hour(self, config: Mapping) -> float:
         cores = int(config.get("cpu_cores", len(usable_cpus())))
@@ -114,6 +119,9 @@ class CudaBackend(Backend):
         if "gpu_power_pct" in space.names:
             self.power_cap = PowerCap(self.allow_power_cap, self.device)
             self.power_cap.check(space.knob("gpu_power_pct").values)
+        if self.label is not None and self.label != self.gpu_type():
+            raise CollectError(f"machine_label={self.label!r} differs from the detected GPU type "
+                               f"{self.gpu_type()!r}: leave machine_label unset on a GPU machine")
         self.gpu_usd_per_h_ = self._gpu_price()
 
     def _probe(self) -> dict:
@@ -136,6 +144,10 @@ class CudaBackend(Backend):
         """A short GPU type ('H200', 'A10G', 'V100', ...) from NVML's name, or from torch's without NVML."""
         return gpu_type(self.gpu_.get("nvml_name", self.gpu_["name"]))
 
+    def machine_label(self) -> str:
+        probe = self._probe()
+        return self.label or gpu_type(probe.get("nvml_name", probe["name"]))
+
     def _gpu_price(self) -> float:
         if self.price.get("gpu_usd_per_h") is not None:
             return float(self.price["gpu_usd_per_h"])
@@ -146,7 +158,7 @@ class CudaBackend(Backend):
         return float(table[self.gpu_type()])
 
     def machine(self) -> dict:
-        return {**super().machine(), "gpu_type": self.gpu_type(), "gpu": self.gpu_}
+        return {**super().machine(), "label": self.gpu_type(), "gpu_type": self.gpu_type(), "gpu": self.gpu_}
 
     def price_per_hour(self, config: Mapping) -> float:
         share = float(config["gpu_mem_gb"]) / self.gpu_["memory_gb"] if "gpu_mem_gb" in config else 1.0
@@ -160,8 +172,11 @@ class CudaBackend(Backend):
                            "gpu_mem_gb knob)"}
 
 
-def make_backend(name: str, price: Mapping, device: int = 0, allow_power_cap: bool = False) -> Backend:
+def make_backend(name: str, price: Mapping, device: int = 0, allow_power_cap: bool = False,
+                 label: str | None = None) -> Backend:
+    """`label` names the machine in a merge (the value it fills in the merged space's shard knob); a GPU
+    machine's is its detected GPU type, a CPU machine has none unless given."""
     backends = {"cpu": Backend, "cuda": CudaBackend}
     if name not in backends:
         raise CollectError(f"unknown backend {name!r}; backends: {sorted(backends)}")
-    return backends[name](price, device, allow_power_cap)
+    return backends[name](price, device, allow_power_cap, label)

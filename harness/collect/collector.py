@@ -1,9 +1,17 @@
-"""The collector: every configuration of a space measured in its own worker process, journaled durably, then
-written as one model's trace into a trace set (atomically, next to the set's other models).
+"""The collector: every configuration of a space (or of one shard of it) measured in its own worker process,
+journaled durably, then written as one model's trace into a trace set (atomically, next to its other models).
 
-    <out>/                    the trace set (written by harness.traces.write_trace_set)
-    <out>.collect/<model>.jsonl   the journal: what was measured so far (see harness.collect.journal)
-    <out>.collect/collect.lock    held while a collector works on this set
+    <out>/                              the trace set (written by harness.traces.write_trace_set)
+    <out>.collect/<key>.jsonl           the journal of one (model, shard): what was measured so far
+    <out>.collect/<key>.lock            held while a collector measures that (model, shard)
+    <out>.collect/set.lock              held for the short moment a collector writes the set
+
+`<key>` is the model's name, or `<model>.shard-<i>-of-<n>` when the model's configurations are split over n
+writers (`Shard`). Writers of different models or shards work at the same time; each finishing writer reads
+the set as it is under the set lock and replaces only its own model, so no finished work of another is lost.
+
+`measure_configuration` is the unit every writer repeats (and `harness.tune` reuses): one configuration of
+one model on one backend, measured in a fresh worker process, returned as one journal record.
 """
 
 from __future__ import annotations
@@ -28,11 +36,18 @@ from harness.collect.backends import REPO, Backend, software
 from harness.collect.journal import CollectError, CollectLock, Journal
 from harness.collect.loadgen import __doc__ as LOADGEN_DOC
 from harness.collect.models import resolve
+from harness.ops.vocabulary import canonical_profile
 from harness.space import SearchSpace
 from harness.traces import Trace, TraceSet, write_trace_set
 
 NOTE = ("Measured on a machine that may be shared: timings carry the noise of other processes (see each "
         "session's load average); repetitions are kept.")
+OPERATOR_PROFILE = (
+    "torch.profiler: aten operators called directly by the forward pass; time_ms is inclusive time per batch "
+    "(device time on a GPU), mem_mb the memory they allocate. Operator types are Relay names "
+    "(harness.ops.vocabulary.canonical_profile); the aten names as measured are in the auxiliary table "
+    "operators_raw")
+SET_LOCK_WAIT_S = 600.0  # finishing writers take the set lock in turn; each holds it for one set write
 
 
 @dataclass(frozen=True)
@@ -52,6 +67,29 @@ class Settings:
     omp_wait_policy: str = "PASSIVE"
 
 
+@dataclass(frozen=True)
+class Shard:
+    """The configurations one writer measures: those whose index is `index` modulo `count`."""
+
+    index: int = 0
+    count: int = 1
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.count, int) and self.count >= 1 and isinstance(self.index, int)
+                and 0 <= self.index < self.count):
+            raise CollectError(f"shard.index={self.index!r} shard.count={self.count!r}: need a whole count >= 1 "
+                               "and 0 <= index < count")
+
+    def key(self, model: str) -> str:
+        return model if self.count == 1 else f"{model}.shard-{self.index}-of-{self.count}"
+
+    def owns(self, index: int) -> bool:
+        return index % self.count == self.index
+
+    def siblings(self) -> list["Shard"]:
+        return [Shard(i, self.count) for i in range(self.count)]
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -61,14 +99,15 @@ def work_dir(out: Path) -> Path:
 
 
 class Collector:
-    """Measures `model` over `space` with `backend` into the trace set at `out`."""
+    """Measures `model` over `space` (the configurations of `shard`) with `backend` into the set at `out`."""
 
     def __init__(self, backend: Backend, model: str, space: SearchSpace, out: str | Path,
-                 settings: Settings = Settings(), set_name: str | None = None, progress: bool = True):
+                 settings: Settings = Settings(), set_name: str | None = None, progress: bool = True,
+                 shard: Shard = Shard()):
         self.backend, self.model_ref, self.space = backend, model, space
         self.out = Path(out).resolve()
         self.work = work_dir(self.out)
-        self.settings, self.progress = settings, progress
+        self.settings, self.progress, self.shard = settings, progress, shard
         self.set_name = set_name or self.out.name
         try:
             self.spec = resolve(model)[0]
@@ -76,18 +115,22 @@ class Collector:
             raise CollectError(str(e)) from None
         self.model = self.spec.name
 
-    def run(self) -> Path:
-        """Measure what the journal lacks, then write the trace set; returns its path."""
+    def run(self) -> Path | None:
+        """Measure what this shard's journal lacks, then write the model into the set once all its shards are
+        measured; returns the set's path, or None while other shards of the model are still to be measured."""
         self.backend.check(self.space)
-        with CollectLock(self.work / "collect.lock"):
-            existing = self._existing_set()  # read under the lock: no other collector changes the set now
-            (self.work / ".gitignore").write_text("*\n")  # working state, not for version control
-            journal = Journal(self.work / f"{self.model}.jsonl")
+        self._existing_set()  # refuse a set over another space before measuring anything
+        self.work.mkdir(parents=True, exist_ok=True)
+        (self.work / ".gitignore").write_text("*\n")  # working state, not for version control
+        key = self.shard.key(self.model)
+        with CollectLock(self.work / f"{key}.lock"):
+            journal = Journal(self.work / f"{key}.jsonl")
             records = self._resume(journal)
             done = {r["index"] for r in records if r["kind"] == "config"}
-            todo = [i for i in measuring_order(len(self.space), self.settings.seed) if i not in done]
-            bar = tqdm(todo, total=len(self.space), initial=len(done), unit="config", disable=not self.progress,
-                       desc=f"{self.backend.name} {self.model}", dynamic_ncols=True)
+            mine = [i for i in measuring_order(len(self.space), self.settings.seed) if self.shard.owns(i)]
+            todo = [i for i in mine if i not in done]
+            bar = tqdm(todo, total=len(mine), initial=len(mine) - len(todo), unit="config",
+                       disable=not self.progress, desc=f"{self.backend.name} {key}", dynamic_ncols=True)
             try:
                 for index in bar:
                     config = self.space.config(index)
@@ -95,15 +138,43 @@ class Collector:
                     record = {"kind": "config", "index": index, "config": config, "date": _now(),
                               **self._measure(config)}
                     journal.append(record)
-                    records.append(record)
             finally:
                 bar.close()
                 if self.backend.power_cap is not None:
                     self.backend.power_cap.restore()
+        return self.finish()
+
+    def finish(self) -> Path | None:
+        """Under the set lock: if every shard of the model is measured, write the model into the set as the set
+        is now (other writers' models kept); None if a shard is still missing configurations."""
+        with CollectLock(self.work / "set.lock", wait_s=SET_LOCK_WAIT_S):
+            records = self._model_records()
+            measured = {r["index"] for r in records if r["kind"] == "config"}
+            if len(measured) < len(self.space):
+                return None
+            existing = self._existing_set()
             trace = build_trace(self.model, self.space, records, self.backend, self.settings)
             others = [existing.load(m) for m in existing.models if m != self.model] if existing else []
             info = {"provenance": "measured", "backend": self.backend.name}
             return write_trace_set(self.out, others + [trace], self.set_name, info)
+
+    def _model_records(self) -> list[dict]:
+        """The records of every shard of this model: one header (all shards' headers must agree), then the
+        sessions and configurations of all shards."""
+        headers, rest = [], []
+        for shard in self.shard.siblings():
+            journal = Journal(self.work / f"{shard.key(self.model)}.jsonl")
+            records = journal.read(repair=shard == self.shard)  # another writer may be appending to its own
+            if records:
+                headers.append((journal.path, records[0]))
+                rest.extend(records[1:])
+        for path, header in headers[1:]:
+            for key in ("model", "backend", "space", "settings", "machine"):
+                if _same_key(key, header.get(key)) != _same_key(key, headers[0][1].get(key)):
+                    raise CollectError(f"journals {headers[0][0].name} and {path.name} of one model were started "
+                                       f"with another {key}: the model's shards must be measured alike")
+        sessions = sorted((r for r in rest if r["kind"] == "session"), key=lambda r: r["date"])
+        return [headers[0][1]] + sessions + [r for r in rest if r["kind"] == "config"]
 
     def _existing_set(self) -> TraceSet | None:
         if not (self.out / "MANIFEST.json").exists():
@@ -141,29 +212,39 @@ class Collector:
         return records + [session]
 
     def _measure(self, config: dict) -> dict:
-        """Run one configuration in a fresh worker process; a crash or a timeout is an infeasible result."""
-        s = self.settings
-        request = {"model": self.model_ref, "config": config, "backend": self.backend.name,
-                   "device": self.backend.device, **asdict(s)}
-        env = {**os.environ, **thread_env(int(config.get("cpu_cores", os.cpu_count() or 1))),
-               "OMP_WAIT_POLICY": s.omp_wait_policy,
-               "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
-        if self.backend.power_cap is not None and "gpu_power_pct" in config:
-            self.backend.power_cap.set(config["gpu_power_pct"])
-        with tempfile.TemporaryDirectory(prefix="worker-", dir=self.work) as tmp:
-            req_path, res_path = Path(tmp) / "request.json", Path(tmp) / "result.json"
-            req_path.write_text(json.dumps(request))
-            t0 = time.perf_counter()
-            try:
-                proc = subprocess.run([sys.executable, "-m", "harness.collect.worker", str(req_path),
-                                       str(res_path)], env=env, capture_output=True, text=True,
-                                      timeout=s.timeout_s)
-            except subprocess.TimeoutExpired:
-                return {"feasible": False, "reason": f"timed out after {s.timeout_s:.0f} s"}
-            wall = time.perf_counter() - t0
-            if proc.returncode == 0 and res_path.exists():
-                return {**json.loads(res_path.read_text()), "wall_s": wall}
-        return {"feasible": False, "reason": crash_reason(proc.returncode, proc.stderr), "wall_s": wall}
+        return measure_configuration(self.backend, self.model_ref, config, self.settings, self.work)
+
+
+def measure_configuration(backend: Backend, model_ref: str, config: dict, settings: Settings,
+                          scratch: Path) -> dict:
+    """Measure one configuration of one model on `backend` (already `check`ed) in a fresh worker process.
+
+    Returns the fields of one journal record (feasible, reason, reps, operators, ...); a crash or a timeout
+    is an infeasible result with its reason, never an exception. `scratch` is a folder for the request and
+    result files. The caller appends the record (`Journal.append`) before measuring the next configuration.
+    """
+    s = settings
+    request = {"model": model_ref, "config": config, "backend": backend.name, "device": backend.device,
+               **asdict(s)}
+    env = {**os.environ, **thread_env(int(config.get("cpu_cores", os.cpu_count() or 1))),
+           "OMP_WAIT_POLICY": s.omp_wait_policy,
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    if backend.power_cap is not None and "gpu_power_pct" in config:
+        backend.power_cap.set(config["gpu_power_pct"])
+    with tempfile.TemporaryDirectory(prefix="worker-", dir=scratch) as tmp:
+        req_path, res_path = Path(tmp) / "request.json", Path(tmp) / "result.json"
+        req_path.write_text(json.dumps(request))
+        t0 = time.perf_counter()
+        try:
+            proc = subprocess.run([sys.executable, "-m", "harness.collect.worker", str(req_path),
+                                   str(res_path)], env=env, capture_output=True, text=True,
+                                  timeout=s.timeout_s)
+        except subprocess.TimeoutExpired:
+            return {"feasible": False, "reason": f"timed out after {s.timeout_s:.0f} s"}
+        wall = time.perf_counter() - t0
+        if proc.returncode == 0 and res_path.exists():
+            return {**json.loads(res_path.read_text()), "wall_s": wall}
+    return {"feasible": False, "reason": crash_reason(proc.returncode, proc.stderr), "wall_s": wall}
 
 
 def measuring_order(n: int, seed: int) -> list[int]:
@@ -173,9 +254,11 @@ def measuring_order(n: int, seed: int) -> list[int]:
 
 
 def _same_key(key: str, value):
-    """The part of a header entry that must not change between sessions (the kernel version may)."""
+    """The part of a header entry that must not change between sessions (the kernel version may). A journal
+    started before machines had labels has none: a GPU machine's is its GPU type, a CPU machine's None."""
     if key == "machine" and isinstance(value, dict):
-        return {k: v for k, v in value.items() if k in ("cpu", "usable_cpus", "gpu_type")}
+        return {"cpu": value.get("cpu"), "usable_cpus": value.get("usable_cpus"), "gpu_type": value.get("gpu_type"),
+                "label": value.get("label", value.get("gpu_type"))}
     return value
 
 
@@ -197,7 +280,7 @@ def build_trace(model: str, space: SearchSpace, records: list[dict], backend: Ba
     if missing:
         raise CollectError(f"{len(missing)} configurations of {model!r} are not measured yet, the first "
                            f"being {space.config(missing[0])}")
-    rows, ops, runs = [], [], []
+    rows, ops, raw_ops, runs = [], [], [], []
     optional = ("gpu_mem_used_gb", "power_w")
     for index in range(len(space)):
         rec = configs[index]
@@ -219,7 +302,8 @@ def build_trace(model: str, space: SearchSpace, records: list[dict], backend: Ba
                              "host_mem_peak_mb": rec["host_mem_peak_mb"], "worker_s": rec["worker_s"]})
             rows.append(row)
         if rec["feasible"]:
-            ops.extend(_op_rows(index, rec["operators"]))
+            ops.extend(profile_rows(index, canonical_profile(rec["operators"])))
+            raw_ops.extend({"config_index": index, **o} for o in rec["operators"])
     measurements = pd.DataFrame(rows)
     feasible = measurements["feasible"].to_numpy()
     for field in optional:  # a field is kept only where every feasible measurement has it: absent, not zero
@@ -236,17 +320,18 @@ def build_trace(model: str, space: SearchSpace, records: list[dict], backend: Ba
         "sessions": [{k: s[k] for k in ("date", "load_avg", "software")} for s in sessions],
         "software": sessions[-1]["software"] if sessions else software(),
         "load_generator": " ".join(LOADGEN_DOC.split()),
-        "operator_profile": "torch.profiler: aten operators called directly by the forward pass; time_ms is "
-                            "inclusive time per batch (device time on a GPU), mem_mb the memory they allocate",
+        "operator_profile": OPERATOR_PROFILE,
         "measuring_order": "a seeded random permutation of the configurations (settings.seed); each "
                            "configuration's repetitions are consecutive windows in one worker process",
         "note": NOTE, "seed": header["settings"]["seed"]}
     aux = {"runs": pd.DataFrame(runs)} if runs else {}
+    if raw_ops:
+        aux["operators_raw"] = pd.DataFrame(raw_ops, columns=["config_index", "op_type", "time_ms", "mem_mb"])
     operators = pd.DataFrame(ops) if ops else None
     return Trace(model, space, measurements, operators, metadata, aux)
 
 
-def _op_rows(index: int, operators: list[dict]) -> list[dict]:
+def profile_rows(index: int, operators: list[dict]) -> list[dict]:
     time_total = sum(o["time_ms"] for o in operators)
     mem_total = sum(o["mem_mb"] for o in operators)
     return [{"config_index": index, "op_type": o["op_type"], "time_ms": o["time_ms"], "mem_mb": o["mem_mb"],

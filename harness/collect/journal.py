@@ -1,6 +1,6 @@
 """The collection journal: one JSON line per finished configuration, fsynced before the next one starts.
 
-    <work>/<model>.jsonl   {"kind": "header", ...}   what is being collected (model, space, settings)
+    <work>/<key>.jsonl     {"kind": "header", ...}   what is being collected (model, space, settings)
                            {"kind": "session", ...}  one per start of the collector (date, load average)
                            {"kind": "config", ...}   one per finished configuration, feasible or not
 
@@ -13,6 +13,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +28,9 @@ class Journal:
     def __init__(self, path: str | Path):
         self.path = Path(path)
 
-    def read(self) -> list[dict]:
-        """Every complete record, in order; an incomplete last line (a killed writer) is cut off the file."""
+    def read(self, repair: bool = True) -> list[dict]:
+        """Every complete record, in order; an incomplete last line (a killed writer) is cut off the file,
+        unless `repair` is false (the journal of another writer, which may be appending to it now)."""
         if not self.path.exists():
             return []
         data = self.path.read_bytes()
@@ -44,7 +46,7 @@ class Journal:
                 raise CollectError(f"journal {self.path} is corrupted at byte {good}: "
                                    f"{line[:80]!r}") from None
             good += len(line)
-        if good < len(data):
+        if repair and good < len(data):
             with open(self.path, "r+b") as f:
                 f.truncate(good)
                 os.fsync(f.fileno())
@@ -71,22 +73,34 @@ def _fsync_dir(path: Path) -> None:
 
 
 class CollectLock:
-    """An exclusive lock on a trace set's work folder; the kernel drops it when the holder dies."""
+    """An exclusive lock on one file of a trace set's work folder; the kernel drops it when the holder dies.
 
-    def __init__(self, path: str | Path):
+    Without `wait_s` a held lock is refused at once (a second collector on the same model and shard); with it,
+    the lock is awaited that long (the short set-level lock that finishing writers take in turn).
+    """
+
+    def __init__(self, path: str | Path, wait_s: float | None = None):
         self.path = Path(path)
+        self.wait_s = wait_s
         self._fd: int | None = None
 
     def __enter__(self) -> "CollectLock":
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.read(fd, 64).decode(errors="replace").strip() or "unknown"
-            os.close(fd)
-            raise CollectError(f"another collector (pid {holder}) is writing to {self.path.parent}; "
-                               "wait for it or stop it") from None
+        deadline = time.monotonic() + (self.wait_s or 0.0)
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() < deadline:
+                    time.sleep(0.05)
+                    continue
+                holder = os.read(fd, 64).decode(errors="replace").strip() or "unknown"
+                os.close(fd)
+                waited = f" (waited {self.wait_s:.0f} s)" if self.wait_s else ""
+                raise CollectError(f"another collector (pid {holder}) holds {self.path}{waited}; "
+                                   "wait for it or stop it") from None
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
         self._fd = fd

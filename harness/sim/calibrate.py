@@ -1,8 +1,13 @@
-"""Fit the operator cost model on the authors' measured operator times and report leave-one-GPU-out errors.
+"""Calibrate the simulator: the operator cost model (v1 and v2), and sim-v2's executor, GPU corrections and
+CPU-serving model (conf/sim/calibrate.yaml).
 
-    python -m harness.sim.calibrate [--data ../shared/data/falcon-release/operator_times.csv.gz] [--out PATH]
+    python -m harness.sim.calibrate                      # mode=ops: refit data/op_cost.json
+    python -m harness.sim.calibrate mode=executor        # score executor parameters against the authors' shares
+    python -m harness.sim.calibrate mode=gpus            # fit conf/sim/v2.yaml gpu_corrections to public times
+    python -m harness.sim.calibrate mode=cpu             # fit conf/sim/v2.yaml cpu_serving to measured CPU traces
+    python -m harness.sim.calibrate release_dir=/path/to/falcon-release   # where the authors' data lives
 
-Writes data/op_cost.json: the parameters fitted on every GPU in the data (M60, K80, T4), the leave-one-GPU-out
+mode=ops writes data/op_cost.json (or `out`): the parameters fitted on every GPU in the data (M60, K80, T4), the leave-one-GPU-out
 errors (fit on two GPUs, predict the third) and the SHA-256 of the data they came from. `batch_norm` and
 `strided_slice` are left out of the fit: their released times fall below the kernel launch time (0.1-0.2 us for
 tensors of up to 1 GB), which no GPU can do, so they cannot be kernel times.
@@ -10,19 +15,23 @@ tensors of up to 1 GB), which no GPU can do, so they cannot be kernel times.
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
+import hydra
+
 import numpy as np
 import pandas as pd
+from hydra.utils import to_absolute_path
+from omegaconf import DictConfig, OmegaConf
 from scipy.optimize import least_squares
 
+from harness.paths import CONF_DIR
 from harness.sim.hardware import load_gpus
 from harness.sim.opcost import PARAMS_FILE, OpCostParams, gpu_arrays, op_class, op_times_us, op_work
 from harness.traces import sha256_file
 
-DEFAULT_DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "falcon-release" / "operator_times.csv.gz"
+OPERATOR_TIMES = "operator_times.csv.gz"        # in the release folder (conf/sim/calibrate.yaml release_dir)
 EXCLUDED_OPS = ("batch_norm", "strided_slice")
 # Free parameters, all positive (fitted as logarithms). Classes without data of their own borrow: the GEMM and
 # data-movement compute efficiency and the elementwise one are the convolution's (their compute term never
@@ -87,7 +96,7 @@ def errors(p: OpCostParams, d: pd.DataFrame) -> dict:
             "rows": int(len(d))}
 
 
-def calibrate(data: Path = DEFAULT_DATA, out: Path = PARAMS_FILE) -> dict:
+def calibrate(data: Path, out: Path = PARAMS_FILE) -> dict:
     d = load_measurements(data)
     report = {"data": str(Path(data).name), "data_sha256": sha256_file(Path(data)),
               "excluded_ops": list(EXCLUDED_OPS), "leave_one_gpu_out": {}}
@@ -107,18 +116,36 @@ def _rounded(v):
     return float(f"{v:.6g}")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--out", type=Path, default=PARAMS_FILE)
-    args = parser.parse_args()
-    if not args.data.exists():
-        raise SystemExit(f"operator times not found at {args.data}; pass --data")
-    report = calibrate(args.data, args.out)
-    for g, e in report["leave_one_gpu_out"].items():
-        print(f"leave {g} out: median |error| {e['median_pct']} %, p90 {e['p90_pct']} %")
-    print(f"in sample: median {report['in_sample']['median_pct']} %, p90 {report['in_sample']['p90_pct']} %")
-    print(f"wrote {args.out}")
+def release_file(cfg: DictConfig, *parts: str) -> Path:
+    """A file of the authors' release under `release_dir`; one clear line if it is not there."""
+    path = Path(to_absolute_path(cfg.release_dir)).joinpath(*parts)
+    if not path.exists():
+        raise SystemExit(f"release_dir={cfg.release_dir!r}: {path} not found; point release_dir at the "
+                         "authors' converted release (see shared/data/falcon-release/README.md)")
+    return path
+
+
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="sim/calibrate")
+def main(cfg: DictConfig) -> None:
+    if cfg.mode == "ops":
+        out = Path(to_absolute_path(cfg.out)) if cfg.out else PARAMS_FILE
+        report = calibrate(release_file(cfg, OPERATOR_TIMES), out)
+        for g, e in report["leave_one_gpu_out"].items():
+            print(f"leave {g} out: median |error| {e['median_pct']} %, p90 {e['p90_pct']} %")
+        print(f"in sample: median {report['in_sample']['median_pct']} %, p90 {report['in_sample']['p90_pct']} %")
+        print(f"wrote {out}")
+    elif cfg.mode == "executor":
+        from harness.sim.calibrate_v2 import score_executors
+        shares = release_file(cfg, "models", "model-operator")
+        print(score_executors(cfg.sim, shares, cfg.executor_grid).to_string(index=False))
+    elif cfg.mode == "gpus":
+        from harness.sim.calibrate_v2 import fit_gpu_corrections
+        print(json.dumps(fit_gpu_corrections(cfg.sim), indent=1))
+    elif cfg.mode == "cpu":
+        from harness.sim.calibrate_v2 import fit_cpu_serving
+        print(json.dumps(fit_cpu_serving(cfg.sim, Path(to_absolute_path(cfg.cpu_traces))), indent=1))
+    else:
+        raise SystemExit(f"mode={cfg.mode!r} is not a calibration; allowed: ops, executor, gpus, cpu")
 
 
 if __name__ == "__main__":

@@ -1,17 +1,20 @@
 """How varied a trace set's objective landscapes are across models: distinct optima, rank correlation, knob effects.
 
-    python -m harness.sim.landscape traces/sim-v1 [traces/falcon-release ...] [--shares traces/falcon-release]
+    python -m harness.sim.landscape sets=[traces/sim-v2,traces/sim-v1,traces/falcon-release] shares=traces/falcon-release
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 
+import hydra
 import numpy as np
 import pandas as pd
+from hydra.utils import to_absolute_path
+from omegaconf import DictConfig
 from scipy.stats import spearmanr
 
+from harness.paths import CONF_DIR
 from harness.traces import TraceSet
 
 
@@ -64,15 +67,13 @@ def op_share_comparison(simulated: TraceSet, reference: TraceSet) -> pd.DataFram
     return pd.DataFrame(rows)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("paths", nargs="+")
-    parser.add_argument("--shares", help="a trace set with model-wide operator shares to compare the first with")
-    args = parser.parse_args()
-    for path in args.paths:
-        print(json.dumps(summary(TraceSet(path)), indent=1))
-    if args.shares:
-        table = op_share_comparison(TraceSet(args.paths[0]), TraceSet(args.shares))
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="sim/landscape")
+def main(cfg: DictConfig) -> None:
+    sets = [TraceSet(to_absolute_path(p)) for p in cfg.sets]
+    for traces in sets:
+        print(json.dumps(summary(traces), indent=1))
+    if cfg.shares:
+        table = op_share_comparison(sets[0], TraceSet(to_absolute_path(cfg.shares)))
         print(table[(table["reference"] > 0.01) | (table["simulated"] > 0.01)].to_string(index=False))
 
 

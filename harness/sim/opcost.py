@@ -30,7 +30,6 @@ PARAMS_FILE = Path(__file__).resolve().parent / "data" / "op_cost.json"
 BYTES_PER_VALUE = 4  # FP32 inference, as in the paper's TensorFlow setting
 
 # Operator type (Relay name without "nn.") -> cost class. Types not listed are costed as elementwise.
-CLASSES = ("conv", "gemm", "elementwise", "movement", "view")
 OP_CLASS = {
     **dict.fromkeys(["conv1d", "conv2d", "conv3d", "conv1d_transpose", "conv2d_transpose", "conv3d_transpose",
                      "depthwise_conv2d"], "conv"),
@@ -126,31 +125,50 @@ def load_params(path: str | Path = PARAMS_FILE) -> OpCostParams:
     return OpCostParams.from_dict(json.loads(path.read_text())["params"])
 
 
-def gpu_arrays(gpus: list[GPU]) -> dict[str, np.ndarray]:
-    """Per-GPU specification columns, for vectorised costing of many (operator, GPU) pairs."""
+def gpu_arrays(gpus: list[GPU], corrections=None) -> dict[str, np.ndarray]:
+    """Per-GPU specification columns, for vectorised costing of many (operator, GPU) pairs.
+
+    `corrections` (simulator v2, conf/sim/v2.yaml `gpu_corrections`): per GPU name, `sustained_clock_mhz` (the
+    clock held under sustained load, replacing the boost clock and scaling the peak FP32 rate with it) and
+    `compute_efficiency` (a multiplier on the peak FP32 rate: the architecture's convolution/GEMM kernels).
+    """
     keys = ("boost_clock_mhz", "fp32_tflops", "mem_bw_gbps", "l2_mb", "cuda_cores")
-    return {k: np.array([getattr(g, k) for g in gpus], dtype=float) for k in keys}
+    spec = {k: np.array([getattr(g, k) for g in gpus], dtype=float) for k in keys}
+    if corrections:
+        for i, g in enumerate(gpus):
+            c = corrections.get(g.name) or {}
+            clock = c.get("sustained_clock_mhz") or g.boost_clock_mhz
+            spec["fp32_tflops"][i] *= clock / g.boost_clock_mhz * c.get("compute_efficiency", 1.0)
+            spec["boost_clock_mhz"][i] = clock
+    return spec
 
 
 def op_times_us(p: OpCostParams, cls: np.ndarray, flops: np.ndarray, nbytes: np.ndarray, n_out: np.ndarray,
                 spec: dict[str, np.ndarray], compute_slowdown: np.ndarray | float = 1.0,
-                memory_slowdown: np.ndarray | float = 1.0) -> np.ndarray:
+                memory_slowdown: np.ndarray | float = 1.0, launch: np.ndarray | None = None,
+                memory_scale: np.ndarray | None = None) -> np.ndarray:
     """Operator times in microseconds; all arguments broadcast together.
 
     `cls` holds class names; `spec` holds GPU specification arrays (see `gpu_arrays`). The slowdowns stretch the
-    compute and the memory term (a power cap lowers clocks; memory-bound work loses less).
+    compute and the memory term (a power cap lowers clocks; memory-bound work loses less). Simulator v2 passes
+    `launch` (0 for an operator fused into its producer's kernel) and `memory_scale` (memory efficiency
+    multiplier per operator, e.g. strided transposes), both from its executor (harness/sim/executor.py).
     """
     cls = np.asarray(cls)
     ec = _per_class(p.eff_compute, cls)
     em = _per_class(p.eff_memory, cls)
     half = _per_class(p.half_fill, cls)
-    launch = p.launch_us + p.launch_us_per_ghz_inv * 1000.0 / spec["boost_clock_mhz"]
+    launch_us = p.launch_us + p.launch_us_per_ghz_inv * 1000.0 / spec["boost_clock_mhz"]
+    if launch is not None:
+        launch_us = launch_us * launch
+    if memory_scale is not None:
+        em = em * memory_scale
     t_compute = flops / (spec["fp32_tflops"] * 1e6 * ec) * compute_slowdown
     l2_bytes = spec["l2_mb"] * 1e6
     dram = np.maximum(nbytes - p.l2_hit * l2_bytes, nbytes / p.l2_speedup)
     t_memory = dram / (spec["mem_bw_gbps"] * 1e3 * em) * memory_slowdown
     occupancy = n_out / (n_out + half * spec["cuda_cores"] * 1000.0 / spec["boost_clock_mhz"])
-    t = launch + np.maximum(t_compute / np.maximum(occupancy, 1e-12), t_memory)
+    t = launch_us + np.maximum(t_compute / np.maximum(occupancy, 1e-12), t_memory)
     return np.where(cls == "view", 0.0, t)
 
 
@@ -161,13 +179,13 @@ def _per_class(values: dict, cls: np.ndarray) -> np.ndarray:
     return out
 
 
-def predict_op(op: str, input_shapes: str, batch_size: int, gpu_type: str) -> float:
-    """Predicted GPU time in ms of one operator call at full power, e.g.
-    `predict_op("nn.conv2d", "((-1, 3, 128, 128), (32, 3, 3, 3))", 32, "V100")`."""
+def op_time_ms(op: str, input_shapes: str, batch_size: int, gpu_type: str, corrections=None) -> float:
+    """GPU time in ms of one operator call at full power, e.g.
+    `op_time_ms("nn.conv2d", "((-1, 3, 128, 128), (32, 3, 3, 3))", 32, "V100")`; `corrections` as in `gpu_arrays`."""
     if int(batch_size) < 1:
         raise SimError(f"batch size must be a positive integer, got {batch_size!r}")
     flops, nbytes, n_out = op_work(op, input_shapes, int(batch_size))
-    spec = gpu_arrays([gpu_spec(gpu_type)])
+    spec = gpu_arrays([gpu_spec(gpu_type)], corrections)
     t = op_times_us(load_params(), np.array([op_class(op)]), np.array([flops]), np.array([nbytes]),
                     np.array([n_out]), spec)
     return float(t[0]) / 1000.0

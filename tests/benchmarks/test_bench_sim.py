@@ -5,16 +5,21 @@ The whole trace set (`python -m harness.simulate`) is timed in docs/simulator.md
 """
 
 
+import pytest
+
 from harness.sim import Simulator, predict
+from harness.sim.simulator import conf_file, load_sim_params
 from harness.simulate import simulate_trace
 from harness.space import load_space
 
 
-def test_bench_simulate_one_model_all_configurations(benchmark):
+@pytest.mark.parametrize("version", [1, 2])
+def test_bench_simulate_one_model_all_configurations(benchmark, version):
     space = load_space("paper")
 
     def one_model():
-        sim = Simulator()  # fresh: inventories are read and costed inside the timing
+        # fresh: inventories are read and costed inside the timing
+        sim = Simulator(load_sim_params(conf_file(version)))
         return simulate_trace(sim, "vgg16", space, 5, 0, {})
 
     trace = benchmark.pedantic(one_model, rounds=3, iterations=1)

@@ -79,7 +79,7 @@ def test_sigkill_mid_collection_then_resume_records_every_configuration_once(tmp
     # no GPU, no NVML: those fields are absent, not zero
     assert "power_w" not in m and "gpu_mem_used_gb" not in m
     ops = trace.op_profile(0)
-    assert {"linear", "relu"} <= set(ops) and sum(o.time_share for o in ops.values()) == pytest.approx(1)
+    assert {"dense", "relu"} <= set(ops) and sum(o.time_share for o in ops.values()) == pytest.approx(1)
     md = trace.metadata
     assert md["provenance"] == "measured" and md["machine"]["usable_cpus"] >= 1
     assert md["sessions"][0]["load_avg"] and "torch" in md["software"] and md["price_model"]

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from harness.report import report
+from harness.run import check_job
 from harness.sweep import plan, run_sweep, status
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,12 +40,12 @@ def test_serial_and_parallel_sweeps_give_identical_summaries(release_set, tmp_pa
 
 
 def test_status_names_missing_and_broken_jobs(release_set, tmp_path):
-    jobs, traces = sweep(release_set, tmp_path, 1)
-    assert status(jobs, traces.name) == []
-    broken = jobs[4].folder(traces.name) / "trials.jsonl"
+    jobs, _ = sweep(release_set, tmp_path, 1)
+    assert status(jobs) == []
+    broken = check_job(jobs[4].config)[1] / "trials.jsonl"
     broken.write_text(broken.read_text()[:-40])
-    (jobs[7].folder(traces.name) / "job.json").unlink()
-    problems = status(jobs, traces.name)
+    (check_job(jobs[7].config)[1] / "job.json").unlink()
+    problems = status(jobs)
     assert len(problems) == 2
     assert "trials.jsonl" in problems[0] and "job.json: missing" in problems[1]
 

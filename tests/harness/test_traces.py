@@ -35,11 +35,11 @@ def test_duplicated_configuration_is_refused(small_space):
         Trace("t", small_space, pd.concat([m, m.iloc[[3]]]))
 
 
-@pytest.mark.parametrize("bad", [np.nan, -3.0])
-def test_nan_or_negative_throughput_is_refused(small_space, bad):
+@pytest.mark.parametrize("bad", [np.nan, -3.0, np.inf, -np.inf])
+def test_non_finite_or_negative_throughput_is_refused(small_space, bad):
     m = table(small_space)
     m.loc[4, "rps"] = bad
-    with pytest.raises(TraceError, match="rps is .* \\(NaN or negative\\)"):
+    with pytest.raises(TraceError, match="rps is .* \\(NaN, infinite or negative\\) at configuration"):
         Trace("t", small_space, m)
 
 

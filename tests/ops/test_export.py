@@ -7,7 +7,7 @@ pytest.importorskip("torch")  # the torch extra is installed in CI (scripts/test
 
 from harness.ops import load_inventory  # noqa: E402
 from harness.ops.export import inventories, inventory  # noqa: E402
-from harness.ops.make_inventories import main as make_inventories  # noqa: E402
+from harness.ops.make_inventories import make_inventories  # noqa: E402
 from harness.ops.relay_names import ATEN_TO_RELAY  # noqa: E402
 
 
@@ -32,7 +32,7 @@ def test_dynamic_batch_export_equals_per_batch_export():
 
 
 def test_regenerated_file_equals_the_shipped_one(tmp_path):
-    make_inventories(["dcgan", "--out", str(tmp_path)])
+    make_inventories(["dcgan"], tmp_path)
     for batch in (4, 128):
         fresh, shipped = load_inventory("dcgan", batch, tmp_path), load_inventory("dcgan", batch)
         pd.testing.assert_frame_equal(fresh.ops, shipped.ops)

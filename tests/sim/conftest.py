@@ -5,15 +5,17 @@ import pandas as pd
 import pytest
 
 from harness.sim import Simulator
+from harness.sim.simulator import conf_file, load_sim_params
 from harness.space import load_space
 
 from . import fakes
 
 
-@pytest.fixture(scope="session")
-def fake_sim() -> Simulator:
-    """The shipped simulator parameters over the synthetic inventories of tests/sim/fakes.py."""
-    return Simulator(inventory=fakes.inventory, specs=fakes.spec)
+@pytest.fixture(scope="session", params=[1, 2], ids=["v1", "v2"])
+def fake_sim(request) -> Simulator:
+    """The shipped simulator parameters (each version: every must-hold holds for both) over the synthetic
+    inventories of tests/sim/fakes.py."""
+    return Simulator(load_sim_params(conf_file(request.param)), inventory=fakes.inventory, specs=fakes.spec)
 
 
 @pytest.fixture(scope="session")

@@ -44,12 +44,12 @@ def test_one_core_throttles_image_preprocessing(fake_sim):
 
 
 def test_memory_cap_microbatches_then_refuses(fake_sim):
-    wide = Simulator(inventory=lambda m, b: fakes.conv_net(b, width=256), specs=fakes.spec)
+    wide = Simulator(fake_sim.params, inventory=lambda m, b: fakes.conv_net(b, width=256), specs=fakes.spec)
     e = wide.simulate("fake-cnn", knobs(gpu_mem_gb=[2.4, 0.8, 0.8], batch_size=[128, 128, 4]))
     assert e["microbatch"][0] == 128
     assert 0 < e["microbatch"][1] < 128 and e["feasible"][1]
     assert e["rps"][1] < e["rps"][0]
-    tiny = Simulator(inventory=lambda m, b: fakes.conv_net(b, width=512, size=112), specs=fakes.spec)
+    tiny = Simulator(fake_sim.params, inventory=lambda m, b: fakes.conv_net(b, width=512, size=112), specs=fakes.spec)
     e = tiny.simulate("fake-cnn", knobs(gpu_mem_gb=0.8, batch_size=4))
     assert not e["feasible"][0] and "out of memory" in e["reason"][0] and e["objective"][0] == 0
 
@@ -72,7 +72,7 @@ def test_model_is_not_the_sum_of_its_operators_unless_asked(fake_sim):
     e = fake_sim.simulate("fake-cnn", k)
     ratio = e["gpu_stage_ms"] / e["op_time_ms"].sum(axis=1)
     assert np.ptp(ratio) > 0.01  # model-specific effects vary with the configuration
-    params = OmegaConf.merge(load_sim_params(), {"noise": {"model_effect_scale": 0.0}})
+    params = OmegaConf.merge(fake_sim.params, {"noise": {"model_effect_scale": 0.0}})
     exact = Simulator(params, inventory=fakes.inventory, specs=fakes.spec).simulate("fake-cnn", k)
     np.testing.assert_allclose(exact["gpu_stage_ms"], exact["op_time_ms"].sum(axis=1), rtol=1e-9)
 
@@ -91,4 +91,4 @@ def test_unknown_knobs_and_gpus_are_refused(fake_sim):
     with pytest.raises(SimError, match="does not know knobs"):
         fake_sim.simulate("fake-cnn", {**knobs(), "threads": np.array([2])})
     with pytest.raises(SimError, match="unknown GPU type"):
-        fake_sim.simulate("fake-cnn", knobs(gpu_type="A100"))
+        fake_sim.simulate("fake-cnn", knobs(gpu_type="B200"))

@@ -1,0 +1,28 @@
+"""Build hook: a wheel carries the checkout's `conf/` and shipped trace sets as `harness/_data/`.
+
+`conf/` and `traces/` stay at the top of the checkout (docs and scripts refer to them there); `harness.paths`
+finds the copies in an installed wheel. Everything else about the build is in pyproject.toml.
+"""
+
+from pathlib import Path
+
+from setuptools import setup
+from setuptools.command.build_py import build_py
+
+SHIPPED = ("conf", "traces/sim-v1", "traces/sim-v2", "traces/measured-cpu")  # traces/falcon-release (imported locally) is not
+
+
+class BuildPyWithData(build_py):
+    def run(self) -> None:
+        super().run()
+        if self.editable_mode:  # an editable install reads conf/ and traces/ from the checkout itself
+            return
+        for folder in SHIPPED:
+            for file in sorted(Path(folder).rglob("*")):
+                if file.is_file() and "__pycache__" not in file.parts:
+                    target = Path(self.build_lib) / "harness" / "_data" / file
+                    self.mkpath(str(target.parent))
+                    self.copy_file(str(file), str(target))
+
+
+setup(cmdclass={"build_py": BuildPyWithData})
