@@ -65,7 +65,12 @@ def apply_tuned(cfg: DictConfig, trace_set: str, digest: str, root: Path = TUNED
             if not has_key(cfg.method, key):
                 raise TunedError(f"{path}: key {key!r} is not in method {cfg.method.name!r}'s config")
             OmegaConf.update(cfg.method, key, value, merge=False)
-        cfg.method.tuning = {**(OmegaConf.to_container(cfg.method.get("tuning") or {})),
+        cfg.method.tuning = {**_plain(cfg.method.get("tuning")),
                              "applied": {"of": owner, "trace_set": trace_set, "values": values,
-                                         "protocol": OmegaConf.to_container(record.get("protocol") or {})}}
+                                         "protocol": _plain(record.get("protocol"))}}
     return values
+
+
+def _plain(node) -> dict:
+    """A config node (or None) as a plain dict."""
+    return OmegaConf.to_container(node) if node is not None else {}
