@@ -98,8 +98,11 @@ def compare(scores: pd.DataFrame, seed: int = 0) -> Comparison:
     order = mean_ranks(scores)
     best = str(order.index[0])
     testable = scores.shape[1] >= 3 and scores.shape[0] >= 2
-    chi2, p = friedman(scores) if testable else (None, None)
-    post = nemenyi(scores) if testable else None
+    if testable and (ranks(scores).nunique(axis=1) == 1).all():
+        chi2, p, post = 0.0, 1.0, None  # every block a tie: no evidence of any difference (scipy gives nan)
+    else:
+        chi2, p = friedman(scores) if testable else (None, None)
+        post = nemenyi(scores) if testable else None
     differences = []
     for method in order.index[1:]:
         d = scores[method].to_numpy(dtype=float) - scores[best].to_numpy(dtype=float)

@@ -110,3 +110,9 @@ def test_section_reports_only_the_marks_every_method_reached():
     lines, found = stats.section(results, ["a", "b", "c"], (6, 15))
     assert set(found) == {"6"} and found["6"]["best"] == "a"
     assert lines[0] == "## After 6 trials (4 blocks)"
+
+
+def test_compare_on_ties_in_every_block_finds_no_difference():
+    c = stats.compare(pd.DataFrame({"a": [1.0, 0.5], "b": [1.0, 0.5], "c": [1.0, 0.5]}))
+    assert c.friedman_p == 1.0 and not any(d.significant() for d in c.differences)
+    assert "no significant difference" in stats.describe(c)
