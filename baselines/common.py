@@ -1,21 +1,22 @@
-"""Pieces the baselines share: configuration features, source-set matrices, GP surrogates, expected improvement,
-and the `TransferSearcher` base class whose fitted state round-trips through JSON (`get_state`/`set_state`).
+"""Pieces the baselines share: the GP surrogate with their bounds (on `falcon.gp`, the one GP and
+expected-improvement helper of the project), trial bookkeeping, and
+`SourceMatrixSearcher`, the base of the baselines that learn from the sources' normalised objectives and whose
+fitted state round-trips through JSON (`get_state`/`set_state`).
 """
 
 from __future__ import annotations
 
-import warnings
+from abc import abstractmethod
 from typing import Sequence
 
 import numpy as np
-from scipy.stats import norm
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.gaussian_process import GaussianProcessRegressor
-from sklearn.gaussian_process.kernels import ConstantKernel, Kernel, Matern, WhiteKernel
-
+from sklearn.gaussian_process.kernels import Kernel
 from threadpoolctl import threadpool_limits
 
-from harness.search import Searcher
+from falcon.gp import fit_gp as shared_fit_gp
+from falcon.gp import matern_kernel
+from harness.search import Knowledge, Searcher, StatefulSearcher
 from harness.space import SearchSpace
 from harness.traces import Trace
 
@@ -23,25 +24,6 @@ from harness.traces import Trace
 # The baselines' linear algebra is on small matrices, where BLAS threads only contend with each other and with
 # parallel jobs (measured 5-10x slower asks on a loaded 2-core machine): run it single-threaded.
 single_threaded = threadpool_limits.wrap(limits=1)
-
-
-def normalised_objectives(traces: Sequence[Trace], space: SearchSpace | None = None) -> np.ndarray:
-    """(n_models, n_configs) true objective of each trace, min-max normalised per model (the paper's norm.).
-
-    Refuses traces over different spaces, or over another space than `space` when given.
-    """
-    if not traces:
-        raise ValueError("fit() needs at least one source trace")
-    space = space or traces[0].space
-    rows = []
-    for t in traces:
-        if t.space != space:
-            raise ValueError(f"source trace {t.model!r} is over space {t.space.name!r}, not {space.name!r}: "
-                             "all source traces and the target must share one space")
-        v = np.asarray(t.true_objective, dtype=float)
-        span = v.max() - v.min()
-        rows.append((v - v.min()) / span if span > 0 else np.zeros_like(v))
-    return np.vstack(rows)
 
 
 def observed(searcher: Searcher) -> tuple[np.ndarray, np.ndarray]:
@@ -67,26 +49,11 @@ def _tried_mask(n: int, tried: set[int]) -> np.ndarray:
     return mask
 
 
-def expected_improvement(mu: np.ndarray, sigma: np.ndarray, best: float, xi: float = 0.0) -> np.ndarray:
-    """EI of maximisation at points with posterior mean `mu` and standard deviation `sigma`."""
-    sigma = np.maximum(sigma, 1e-12)
-    z = (mu - best - xi) / sigma
-    return (mu - best - xi) * norm.cdf(z) + sigma * norm.pdf(z)
-
-
 def fit_gp(x: np.ndarray, y: np.ndarray, warm: Kernel | None = None) -> GaussianProcessRegressor:
-    """A GP with a Matern-5/2 ARD kernel plus observation noise, hyperparameters by marginal likelihood.
-
-    `warm`: the previous fit's kernel, whose hyperparameters start the optimiser (fewer iterations when one
-    trial was added; deterministic, since it depends only on the search's history)."""
-    d = x.shape[1]
-    kernel = warm or (ConstantKernel(1.0, (1e-2, 1e2)) * Matern(np.full(d, 0.5), (1e-2, 1e2), nu=2.5)
-                      + WhiteKernel(1e-3, (1e-6, 1e-1)))
-    gp = GaussianProcessRegressor(kernel, normalize_y=True, n_restarts_optimizer=0)
-    with warnings.catch_warnings():
-        # hyperparameters at their bounds are expected with a few points and one-hot inputs
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return gp.fit(x, y)
+    """The shared GP (`falcon.gp`) with the baselines' bounds, hyperparameters by marginal likelihood; `warm`: the
+    previous fit's kernel, whose hyperparameters start the optimiser."""
+    kernel = warm or matern_kernel(x.shape[1], length_scale=0.5, length_bounds=(1e-2, 1e2), noise_bounds=(1e-6, 1e-1))
+    return shared_fit_gp(x, y, kernel)
 
 
 def scale_to_observed(prior: np.ndarray, idx: np.ndarray, y: np.ndarray) -> float:
@@ -97,17 +64,17 @@ def scale_to_observed(prior: np.ndarray, idx: np.ndarray, y: np.ndarray) -> floa
     return max(float(p @ y) / denom, 0.0) if denom > 0 else 0.0
 
 
-class TransferSearcher(Searcher):
-    """A searcher that learns from source traces offline; its fitted state is plain JSON (no pickle).
+class SourceMatrixSearcher(StatefulSearcher):
+    """A transfer searcher that learns from the source traces' normalised objectives; its state is plain JSON.
 
-    Subclasses implement `_fit(matrix)` (the normalised source objectives, models x configurations),
-    `_state()` and `_load_state(state)` for what they learned beyond the space.
+    Subclasses implement `_fit(source, matrix)` (the source traces and their normalised objectives, models x
+    configurations), `_state()` and `_load_state(state)` for what they learned beyond the space.
     """
 
     @single_threaded
-    def fit(self, source: Sequence[Trace]) -> "TransferSearcher":
-        source = list(source)
-        matrix = normalised_objectives(source)
+    def fit(self, knowledge: Knowledge) -> "SourceMatrixSearcher":
+        source = list(knowledge.sources)
+        matrix = knowledge.normalised_objectives()
         self.source_space_ = source[0].space
         self.source_models_ = [t.model for t in source]
         self._fit(source, matrix)
@@ -126,7 +93,7 @@ class TransferSearcher(Searcher):
         return {"method": self.name, "space": self.source_space_.to_dict(), "source_models": self.source_models_,
                 **self._state()}
 
-    def set_state(self, state: dict) -> "TransferSearcher":
+    def set_state(self, state: dict) -> "SourceMatrixSearcher":
         if state.get("method") != self.name:
             raise ValueError(f"{self.name}: state was fitted by {state.get('method')!r}")
         self.source_space_ = SearchSpace.from_dict(state["space"])
@@ -134,11 +101,14 @@ class TransferSearcher(Searcher):
         self._load_state(state)
         return self
 
+    @abstractmethod
     def _fit(self, source: Sequence[Trace], matrix: np.ndarray) -> None:
-        raise NotImplementedError
+        """Learn from the source traces and their normalised objectives."""
 
+    @abstractmethod
     def _state(self) -> dict:
-        raise NotImplementedError
+        """What `_fit` learned, as JSON-able values."""
 
+    @abstractmethod
     def _load_state(self, state: dict) -> None:
-        raise NotImplementedError
+        """Restore what `_state` returned."""

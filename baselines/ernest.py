@@ -32,7 +32,7 @@ import numpy as np
 from scipy.optimize import nnls
 
 from baselines.common import best_untried, observed, single_threaded
-from harness.search import Searcher
+from harness.search import Interval, Searcher
 from harness.space import Config, SearchSpace
 
 
@@ -74,10 +74,12 @@ def a_optimal_design(a: np.ndarray, n: int, order: np.ndarray, ridge: float = 1e
 
 class Ernest(Searcher):
     name = "ernest"
+    parameter_constraints = {"n_init": Interval(int, 0, None), "floor": Interval(float, 0, 1, closed="right")}
 
     def __init__(self, n_init: int = 6, floor: float = 0.01):
         self.n_init = n_init
         self.floor = floor
+        self.check_parameters()
 
     @single_threaded
     def start(self, space, seed, budget):

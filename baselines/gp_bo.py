@@ -17,17 +17,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from baselines.common import expected_improvement, fit_gp, observed, random_untried, single_threaded
-from harness.search import Searcher
+from baselines.common import fit_gp, observed, random_untried, single_threaded
+from falcon.gp import expected_improvement
+from harness.search import Interval, Searcher
 from harness.space import Config
 
 
 class GPBO(Searcher):
     name = "gp_bo"
+    parameter_constraints = {"n_init": Interval(int, 0, None), "xi": Interval(float, 0, None)}
 
     def __init__(self, n_init: int = 1, xi: float = 0.0):
         self.n_init = n_init
         self.xi = xi
+        self.check_parameters()
 
     def start(self, space, seed, budget):
         super().start(space, seed, budget)

@@ -23,17 +23,21 @@ from __future__ import annotations
 
 import numpy as np
 
-from baselines.common import (TransferSearcher, expected_improvement, fit_gp, observed, scale_to_observed,
+from baselines.common import (SourceMatrixSearcher, fit_gp, observed, scale_to_observed,
                               single_threaded)
+from falcon.gp import expected_improvement
+from harness.search import Interval
 from harness.space import Config
 
 
-class HeterBO(TransferSearcher):
+class HeterBO(SourceMatrixSearcher):
     name = "heterbo"
+    parameter_constraints = {"cost_weight": Interval(float, 0, None), "xi": Interval(float, 0, None)}
 
     def __init__(self, cost_weight: float = 1.0, xi: float = 0.0):
         self.cost_weight = cost_weight
         self.xi = xi
+        self.check_parameters()
 
     def _fit(self, source, matrix):
         self.prior_ = matrix.mean(axis=0)

@@ -27,7 +27,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from baselines.common import TransferSearcher, best_untried, observed, random_untried, single_threaded
+from baselines.common import SourceMatrixSearcher, best_untried, observed, random_untried, single_threaded
+from harness.search import Interval
 from harness.space import Config
 
 HIDDEN = 128
@@ -74,8 +75,14 @@ def adam(params: list[np.ndarray], x: np.ndarray, y: np.ndarray, steps: int, lr:
     return params
 
 
-class Morphling(TransferSearcher):
+class Morphling(SourceMatrixSearcher):
     name = "morphling"
+    parameter_constraints = {
+        "n_init": Interval(int, 0, None), "n_explore": Interval(int, 0, None), "explore_top_k": Interval(int, 1, None),
+        "adapt_steps": Interval(int, 0, None), "adapt_lr": Interval(float, 0, None, closed="neither"),
+        "meta_iters": Interval(int, 1, None), "inner_steps": Interval(int, 1, None),
+        "inner_batch": Interval(int, 1, None), "inner_lr": Interval(float, 0, None, closed="neither"),
+        "meta_lr": Interval(float, 0, 1, closed="right"), "fit_seed": Interval(int, 0, None)}
 
     def __init__(self, n_init: int = 0, n_explore: int = 6, explore_top_k: int = 10, adapt_steps: int = 30,
                  adapt_lr: float = 0.001, meta_iters: int = 1000, inner_steps: int = 5, inner_batch: int = 64,
@@ -91,6 +98,7 @@ class Morphling(TransferSearcher):
         self.inner_lr = inner_lr
         self.meta_lr = meta_lr
         self.fit_seed = fit_seed
+        self.check_parameters()
 
     def _fit(self, source, matrix):
         rng = np.random.default_rng(self.fit_seed)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import optuna
 
-from harness.search import Searcher
+from harness.search import Interval, Searcher
 from harness.space import Config
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -24,9 +24,11 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 class OptunaTPE(Searcher):
     name = "optuna_tpe"
+    parameter_constraints = {"max_repeats": Interval(int, 0, None)}
 
     def __init__(self, max_repeats: int = 20):
         self.max_repeats = max_repeats
+        self.check_parameters()
 
     def start(self, space, seed, budget):
         super().start(space, seed, budget)

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from baselines.common import TransferSearcher
+from baselines.common import SourceMatrixSearcher
 from harness.space import Config
 
 
-class SourceBest(TransferSearcher):
+class SourceBest(SourceMatrixSearcher):
     name = "source_best"
 
     def _fit(self, source, matrix):

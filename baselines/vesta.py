@@ -27,17 +27,22 @@ from __future__ import annotations
 import numpy as np
 from sklearn.cluster import KMeans
 
-from baselines.common import TransferSearcher, best_untried, observed, single_threaded
+from baselines.common import SourceMatrixSearcher, best_untried, observed, single_threaded
+from harness.search import Interval
 from harness.space import Config
 
 
-class Vesta(TransferSearcher):
+class Vesta(SourceMatrixSearcher):
     name = "vesta"
+    parameter_constraints = {"n_labels": Interval(int, 1, None),
+                             "temperature": Interval(float, 0, None, closed="neither"),
+                             "fit_seed": Interval(int, 0, None)}
 
     def __init__(self, n_labels: int = 12, temperature: float = 0.2, fit_seed: int = 0):
         self.n_labels = n_labels
         self.temperature = temperature
         self.fit_seed = fit_seed
+        self.check_parameters()
 
     def _fit(self, source, matrix):
         k = min(self.n_labels, matrix.shape[1])

@@ -5,10 +5,12 @@ A curve is a surface over the value positions of a pair of knobs, with one of fo
 curvature) and *plane* (the knobs barely matter). Curves come from one of two places:
 
 - `learn_responses` + `curves_of_response`: learned from source models whose traces carry an operator profile at
-  every configuration. An operator's performance per budget at a configuration is the model's objective divided
-  by the operator's share of the model's GPU time (the objective the model would reach if only that operator's
-  time counted); it is min-max normalised per model and averaged over the source models where the operator is
-  key. A curve is the mean of that response over the other knobs (a partial dependence surface).
+  every configuration. An operator's performance per budget at a configuration is, by `kind`, either
+  "share_quotient": the model's objective divided by the operator's share of the model's GPU time (the
+  objective the model would reach if only that operator's time counted), or "model_objective": the model's own
+  objective (the performance per budget of a model this operator drives); it is min-max normalised per model
+  and averaged over the source models where the operator is key. A curve is the mean of that response over the
+  other knobs (a partial dependence surface).
 - `curves_from_table`: the authors' released curves (the `kop_curves` auxiliary table of the release import).
 """
 
@@ -106,12 +108,16 @@ def curves_of_response(space: SearchSpace, op_type: str, response: np.ndarray, p
     return curves
 
 
-def learn_responses(space: SearchSpace, sources: Iterable[Trace], threshold: float = 0.05) -> dict[str, np.ndarray]:
+RESPONSE_KINDS = ("share_quotient", "model_objective")
+
+
+def learn_responses(space: SearchSpace, sources: Iterable[Trace], threshold: float = 0.05,
+                    kind: str = "share_quotient") -> dict[str, np.ndarray]:
     """Operator type -> its normalised performance-per-budget response over the grid, from the sources' profiles.
 
     Only sources with a per-configuration operator profile count; an operator contributes from a source where
     its mean time share reaches `threshold` (where it is a key operator), so tiny shares do not blow up.
-    Infeasible configurations respond 0 for every operator.
+    Infeasible configurations respond 0 for every operator. `kind`: see the module docstring.
     """
     per_op: dict[str, list[np.ndarray]] = {}
     for trace in sources:
@@ -128,7 +134,10 @@ def learn_responses(space: SearchSpace, sources: Iterable[Trace], threshold: flo
                 continue
             # a share far below the threshold at a few configurations would make the quotient explode there
             share = np.nan_to_num(share, nan=0.0)
-            value = np.where(trace.feasible & (share > 0), objective / np.maximum(share, threshold / 2), 0.0)
+            if kind == "share_quotient":
+                value = np.where(trace.feasible & (share > 0), objective / np.maximum(share, threshold / 2), 0.0)
+            else:
+                value = np.where(trace.feasible, objective, 0.0)
             span = value.max() - value.min()
             if span > 0:
                 per_op.setdefault(op, []).append((value - value.min()) / span)

@@ -14,22 +14,16 @@
 
 from __future__ import annotations
 
-from typing import Sequence
-
-import warnings
-
 import numpy as np
 from sklearn.cluster import KMeans
-from sklearn.gaussian_process import GaussianProcessRegressor
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.gaussian_process.kernels import ConstantKernel, Kernel, Matern, WhiteKernel
-from scipy.optimize import minimize
-from scipy.stats import norm
+from sklearn.gaussian_process.kernels import Kernel
 from sklearn.svm import SVC
 from threadpoolctl import threadpool_limits
 
+from falcon.gp import expected_improvement, fit_gp
 from falcon.trees import RegionNode
-from harness.space import SearchSpace
+
+REFIT_LIMIT = 100  # trials after which the GP's hyperparameters stop being re-estimated
 
 
 def calibrate(prior: np.ndarray, observed: np.ndarray) -> tuple[float, float]:
@@ -91,19 +85,6 @@ def split_with_trials(node: RegionNode, features: np.ndarray, response: np.ndarr
     return True
 
 
-def default_kernel(n_features: int) -> Kernel:
-    """Matern 5/2 with one length scale per input, a signal variance and a noise term."""
-    return (ConstantKernel(1.0, (1e-2, 1e2)) * Matern(np.ones(n_features), (5e-2, 1e2), nu=2.5)
-            + WhiteKernel(1e-3, (1e-6, 1.0)))
-
-
-def _short_lbfgs(obj_func, initial_theta, bounds):
-    # a few dozen L-BFGS steps from the last search step's hyperparameters keep an ask in the tens of ms
-    result = minimize(obj_func, initial_theta, method="L-BFGS-B", jac=True, bounds=bounds,
-                      options={"maxiter": 50})
-    return result.x, result.fun
-
-
 def posterior(features: np.ndarray, prior: np.ndarray, observed_index: np.ndarray, observed: np.ndarray,
               kernel: Kernel) -> tuple[np.ndarray, np.ndarray, Kernel]:
     """GP estimate (mean, std) of every configuration, with the prior (on the objective's scale) as its mean.
@@ -113,19 +94,18 @@ def posterior(features: np.ndarray, prior: np.ndarray, observed_index: np.ndarra
     """
     if len(observed) < 2:
         return prior.copy(), np.zeros_like(prior), kernel
-    gp = GaussianProcessRegressor(kernel, normalize_y=True, optimizer=_short_lbfgs)
-    with threadpool_limits(1), warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        gp.fit(features[observed_index], observed - prior[observed_index])
+    # a few dozen L-BFGS steps from the last search step's hyperparameters keep an ask in the tens of ms; past
+    # REFIT_LIMIT trials the hyperparameters are kept (each likelihood step is cubic in the trials), so a budget
+    # near the size of the space still finishes
+    max_iter = 50 if len(observed) <= REFIT_LIMIT else 0
+    gp = fit_gp(features[observed_index], observed - prior[observed_index], kernel, max_iter=max_iter)
+    with threadpool_limits(1):
         mean, std = gp.predict(features, return_std=True)
     return mean + prior, std, gp.kernel_
 
 
 def propose(candidates: np.ndarray, mean: np.ndarray, std: np.ndarray, prior: np.ndarray, best: float) -> int:
     """The candidate of highest expected improvement over `best`; ties: higher prior, then lower index."""
-    mean, std = mean[candidates], std[candidates]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z = (mean - best) / std
-        ei = np.where(std > 0, (mean - best) * norm.cdf(z) + std * norm.pdf(z), np.maximum(mean - best, 0.0))
+    ei = expected_improvement(mean[candidates], std[candidates], best)
     order = np.lexsort((candidates, -prior[candidates], -np.round(ei, 12)))
     return int(candidates[order[0]])

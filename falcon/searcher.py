@@ -1,96 +1,108 @@
 """Falcon's searcher: offline knowledge (KOP-RCs, PCA pruning, region trees) and the online MCTS-BO search.
 
-Where the offline knowledge comes from (`fit`), in this order:
+Offline knowledge (`fit(knowledge)`, handed over by the harness; the searcher opens no file):
 
-1. The source models' traces, when they carry an operator profile at every configuration (simulated and
-   collected trace sets): each operator type's response is learned from them (`falcon.curves.learn_responses`),
-   and its curves are the response's partial dependence on every pair of knobs. The target is never a source.
-2. Otherwise (the authors' release, whose sources have no operator data) the released curves, read from the
-   `kop_curves` tables of the trace set at `curves_from`, under one of two protocols:
-   - "strict": for each operator type, only the curves released with models other than the target;
-   - "authors": only the curves released with the target model itself, as the authors' code uses them.
-   An operator's response over the grid is then the mean of its curves' values.
-   Either way the target's measurements are seen only through the oracle.
+- the sources' normalised objectives, whose mean ranks the configurations (the offline phase's optimum is the
+  first of that ranking);
+- per operator type, a response over the grid and its curves, from the first of:
+  1. the source models' per-configuration operator profiles (simulated and collected trace sets): each operator
+     type's response is learned from them (`falcon.curves.learn_responses`), and its curves are the response's
+     partial dependence on every pair of knobs;
+  2. the released curves the run's protocol allows (`knowledge.curves`; on the authors' release only the
+     "authors" protocol has any: the target's own curves, as the authors' code uses them). An operator's
+     response over the grid is then the mean of its curves' values;
+  3. none: the search runs on the sources' ranking alone (e.g. the release under the strict protocol).
 
 Per operator type, PCA pruning keeps the knobs that matter; curves that are plane, or whose two knobs were both
 pruned, are dropped; the rest are the levels of the operator's region tree.
 
-Online (Algorithm 1): the first trial is a random configuration, whose operator profile names the key operators
-(KOPs). From then on: if the last trial improved on the best before it, *exploit* in the tree last used: the
-region holding the best trial, split further with the target's trials once it holds `leaf_size` of them;
-otherwise *explore*: move to the next KOP's tree (round robin in KOP order) and descend it by UCB. A GP proposes
-inside the chosen region, among grid points not yet tried, with the KOPs' share-weighted response (calibrated to
-the target's scale) as its prior mean and the knobs that survived pruning as its inputs. If no KOP has a tree
-(no operator profile, or only operators unseen offline), the search is GP-BO over the whole space with the mean
-response of all known operators as its prior. With `target_value` set, the search stops once a trial reaches
-it: the recommendation is frozen and later asks (the harness asks for every trial of the budget) follow the prior.
+Online (Algorithm 1, with the switches below): the first trial's operator profile names the key operators
+(KOPs). From then on: if the last trial improved (`exploit_rule`), *exploit* in the tree last used: the region
+holding the best trial, split further with the target's trials once it holds `leaf_size` of them; otherwise
+*explore*: move to the next KOP's tree (round robin in KOP order) and descend it by UCB. A GP proposes inside
+the chosen region, among grid points not yet tried, with the KOPs' share-weighted response (calibrated to the
+target's scale) as its prior mean. If no KOP has a tree (no operator profile, or only operators unseen offline),
+the search is GP-BO over the whole space with the sources' mean normalised objective as its prior. With
+`target_value` set, the search stops once a trial reaches it: the recommendation is frozen and later asks (the
+harness asks for every trial of the budget) follow the prior.
 """
 
 from __future__ import annotations
 
 import copy
-from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
-from falcon.curves import ResourceCurve, curve_response, curves_from_table, curves_of_response, learn_responses
-from falcon.kops import kop_weights
-from falcon.mcts_bo import (RegionScorer, calibrate, default_kernel, posterior, propose, select_leaf,
-                            split_with_trials)
+from falcon.curves import (RESPONSE_KINDS, ResourceCurve, curve_response, curves_from_table, curves_of_response,
+                           learn_responses)
+from falcon.gp import matern_kernel
+from falcon.mcts_bo import RegionScorer, calibrate, posterior, propose, select_leaf, split_with_trials
 from falcon.pruning import prune_knobs
 from falcon.trees import RegionNode, RegionTree
-from harness.oracle import Observation
-from harness.search import Searcher
+from harness.ops.kops import kop_weights
+from harness.search import Interval, Knowledge, Observation, OneOf, StatefulSearcher
 from harness.space import Config, SearchSpace
-from harness.traces import Trace, TraceSet
 
-PROTOCOLS = ("strict", "authors")
+FIRST_TRIALS = ("offline_optimum", "random")
+EXPLOIT_RULES = ("paper", "best_so_far")
 
 
-class FalconSearcher(Searcher):
+class FalconSearcher(StatefulSearcher):
     """Falcon (SoCC '22). Parameters:
 
     threshold: KOP threshold on time and memory share (paper: 1, 5, 10 %). cutoff: PCA explained variance kept
     (paper: 0.80-0.95). max_height: levels of a region tree at most. cp: UCB exploration constant, in units of
     the observed objective's spread. leaf_size: a region holding this many of the target's trials is split
-    with them while exploiting.
-    protocol, curves_from, target: where released curves come from when the sources have no operator profiles
-    (see the module docstring). target_value: stop once a trial reaches this objective (None: never stop).
+    with them while exploiting. target_value: stop once a trial reaches this objective (None: never stop).
+
+    Switches between the paper as written and a careful reading of it (docs/falcon.md, "Switches"):
+    first_trial: "offline_optimum" (the configuration the offline knowledge ranks first, as Figure 7 step (1)
+    and the authors' code do) or "random" (Algorithm 1 line 1). exploit_rule: "paper" (exploit when
+    v_j >= v_{j-1}, Algorithm 1 line 9) or "best_so_far" (exploit when the last trial is the best so far).
+    kop_response: how an operator's response is learned from source profiles (`falcon.curves.learn_responses`):
+    "share_quotient" (objective over the operator's time share) or "model_objective" (the objective of the
+    sources the operator is key in).
     """
 
     name = "falcon"
+    parameter_constraints = {
+        "threshold": Interval(float, 0, 1, closed="neither"), "cutoff": Interval(float, 0, 1, closed="right"),
+        "max_height": Interval(int, 1, None), "cp": Interval(float, 0, None), "leaf_size": Interval(int, 2, None),
+        "target_value": Interval(float, None, None, allow_none=True),
+        "first_trial": OneOf(FIRST_TRIALS), "exploit_rule": OneOf(EXPLOIT_RULES),
+        "kop_response": OneOf(RESPONSE_KINDS)}
 
     def __init__(self, threshold: float = 0.05, cutoff: float = 0.85, max_height: int = 8, cp: float = 0.01,
-                 leaf_size: int = 4, protocol: str = "strict",
-                 curves_from: str | None = None, target: str | None = None, target_value: float | None = None):
+                 leaf_size: int = 4, target_value: float | None = None, first_trial: str = "offline_optimum",
+                 exploit_rule: str = "paper", kop_response: str = "share_quotient"):
         self.threshold = threshold
         self.cutoff = cutoff
         self.max_height = max_height
         self.cp = cp
         self.leaf_size = leaf_size
-        self.protocol = protocol
-        self.curves_from = curves_from
-        self.target = target
         self.target_value = target_value
+        self.first_trial = first_trial
+        self.exploit_rule = exploit_rule
+        self.kop_response = kop_response
+        self.check_parameters()
 
     # -- offline ------------------------------------------------------------------------------------------
-    def fit(self, source: Sequence[Trace]) -> "FalconSearcher":
-        if self.protocol not in PROTOCOLS:
-            raise ValueError(f"falcon: protocol {self.protocol!r} is not one of {PROTOCOLS}")
-        source = list(source)
-        if not source:
-            raise ValueError("falcon: fit() needs the source models' traces")
-        space = source[0].space
-        responses = learn_responses(space, source, self.threshold)
+    def fit(self, knowledge: Knowledge) -> "FalconSearcher":
+        space = knowledge.space
+        self.source_prior_ = knowledge.normalised_objectives().mean(axis=0)
+        responses = learn_responses(space, knowledge.sources, self.threshold, self.kop_response)
         if responses:
             self.knowledge_ = "source operator profiles"
             library = {op: curves_of_response(space, op, r) for op, r in responses.items()}
-        else:
-            self.knowledge_ = f"released curves ({self.protocol})"
-            library = curves_from_table(self._release_table(), space)
+        elif knowledge.curves:
+            self.knowledge_ = f"released curves ({knowledge.protocol})"
+            table = pd.concat([t.assign(model=m) for m, t in sorted(knowledge.curves.items())], ignore_index=True)
+            library = curves_from_table(table, space)
             responses = {op: curve_response(space, cs) for op, cs in library.items()}
+        else:
+            self.knowledge_ = "source objectives only"
+            library = {}
         self.knowledge_space_ = space
         self.responses_: dict[str, np.ndarray] = responses
         self.kept_knobs_: dict[str, list[str]] = {}
@@ -113,8 +125,7 @@ class FalconSearcher(Searcher):
     def get_state(self) -> dict:
         """Everything `fit` learned, as JSON-able values; every operator's tree is built for it."""
         return {"knowledge": self.knowledge_, "space": self.knowledge_space_.to_dict(),
-                # knowledge from the sources' profiles does not depend on which model is the target
-                "target_independent": self.knowledge_ == "source operator profiles",
+                "source_prior": self.source_prior_.tolist(),
                 "responses": {op: r.tolist() for op, r in self.responses_.items()},
                 "kept_knobs": self.kept_knobs_,
                 "curves": {op: [{"op_type": c.op_type, "knob_a": c.knob_a, "knob_b": c.knob_b,
@@ -125,6 +136,7 @@ class FalconSearcher(Searcher):
     def set_state(self, state: dict) -> "FalconSearcher":
         self.knowledge_ = state["knowledge"]
         self.knowledge_space_ = SearchSpace.from_dict(state["space"])
+        self.source_prior_ = np.array(state["source_prior"], dtype=float)
         self.responses_ = {op: np.array(r, dtype=float) for op, r in state["responses"].items()}
         self.kept_knobs_ = {op: list(k) for op, k in state["kept_knobs"].items()}
         self.curves_ = {op: [ResourceCurve(c["op_type"], c["knob_a"], c["knob_b"],
@@ -133,27 +145,9 @@ class FalconSearcher(Searcher):
         self.trees_ = {op: RegionTree.from_json(text) for op, text in state["trees"].items()}
         return self
 
-    def _release_table(self) -> pd.DataFrame:
-        if self.curves_from is None or self.target is None:
-            raise ValueError("falcon: the source traces have no per-configuration operator profiles, so the "
-                             "curves must come from a release: set curves_from (a trace set with kop_curves "
-                             "tables) and target")
-        traces = TraceSet(self.curves_from)
-        tables = {}
-        for model in traces.models:
-            if (model == self.target) != (self.protocol == "authors"):
-                continue  # strict: never even load the target; authors: only the target's own curves
-            aux = traces.load(model).auxiliary
-            if "kop_curves" in aux:
-                tables[model] = aux["kop_curves"].assign(model=model)
-        if not tables:
-            raise ValueError(f"falcon: no kop_curves tables in {Path(self.curves_from)} for protocol "
-                             f"{self.protocol!r} and target {self.target!r}")
-        return pd.concat(tables.values(), ignore_index=True)
-
     # -- online -------------------------------------------------------------------------------------------
     def start(self, space: SearchSpace, seed: int, budget: int) -> None:
-        if not hasattr(self, "responses_"):
+        if not hasattr(self, "source_prior_"):
             raise RuntimeError("falcon: fit() must run before start()")
         if space != self.knowledge_space_:
             raise ValueError(f"falcon: fitted on space {self.knowledge_space_.name!r}, asked to search "
@@ -168,6 +162,8 @@ class FalconSearcher(Searcher):
     def ask(self) -> Config:
         if not self.history_:
             self.phase_ = "profile"
+            if self.first_trial == "offline_optimum":
+                return self.space_.config(int(np.argmax(self.source_prior_)))  # ties: the lowest index
             return self.space_.config(int(self.rng_.choice(len(self.space_))))
         observed_index = np.array([o.index for o in self.history_])
         observed = np.array([o.objective for o in self.history_])
@@ -180,7 +176,10 @@ class FalconSearcher(Searcher):
             self.phase_ = "stopped"
             candidates = np.flatnonzero(open_mask)
             return self.space_.config(int(candidates[np.argmax(prior[candidates])]))
-        improved = len(observed) >= 3 and observed[-1] >= observed[:-1].max()
+        if self.exploit_rule == "paper":
+            improved = len(observed) >= 2 and observed[-1] >= observed[-2]
+        else:
+            improved = len(observed) >= 3 and observed[-1] >= observed[:-1].max()
         if improved and self.current_ is not None:
             self.phase_ = "exploit"
             region = self._exploit_region(observed_index, observed, open_mask)
@@ -224,12 +223,11 @@ class FalconSearcher(Searcher):
             weights = np.array(list(known.values()))
             self.prior_ = np.average([self.responses_[op] for op in known], axis=0, weights=weights)
         else:
-            self.prior_ = (np.mean(list(self.responses_.values()), axis=0) if self.responses_
-                           else np.zeros(len(self.space_)))
+            self.prior_ = self.source_prior_
             self.active_.append(("", RegionNode(np.arange(len(self.space_)), float(self.prior_.mean())),
                                  self.prior_))
         self.features_ = self.space_.features()
-        self.kernel_ = default_kernel(self.features_.shape[1])
+        self.kernel_ = matern_kernel(self.features_.shape[1])
 
     def recommend(self) -> Config:
         if self.stopped_at_ is not None:

@@ -8,34 +8,18 @@ objective, the optimum) lives in `Scorer`, which the search loop keeps away from
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Mapping
 
 import numpy as np
 
-from harness.space import Config
-from harness.traces import OpStat, Trace
+from harness.search import Observation
+from harness.traces import Trace
 
 TRIAL_MINUTES = 15.0  # the paper's stress test: launch container, load test, collect
 
 
 class OracleError(ValueError):
     """An oracle asked for with arguments it cannot honour (a seed that is not a whole number >= 0, ...)."""
-
-
-@dataclass(frozen=True)
-class Observation:
-    """What one trial returns. `objective` is 0 for an infeasible configuration."""
-
-    config: Config
-    index: int
-    objective: float
-    feasible: bool
-    metrics: Mapping[str, float]
-    op_profile: Mapping[str, OpStat] | None
-    cost_usd: float  # NaN where the trace has no price
-    duration_s: float
-    reason: str = ""
 
 
 class Oracle:

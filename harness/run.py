@@ -23,11 +23,12 @@ from hydra.utils import instantiate, to_absolute_path
 from omegaconf import DictConfig, OmegaConf
 
 from harness.config import ConfigError, check_run, one_line_errors
+from harness.knowledge import code_version, select_knowledge
 from harness.oracle import TRIAL_MINUTES
 from harness.paths import CONF_DIR, trace_set_path
 from harness.results import (ResultsError, atomic_write_text, differences, job_dir, read_job, trace_location,
                              write_job)
-from harness.search import Searcher, run_search
+from harness.search import PROTOCOLS, Searcher, StatefulSearcher, TransferSearcher, run_search
 from harness.traces import TraceSet
 from harness.tuned import TunedError, apply_tuned
 
@@ -49,38 +50,33 @@ def sources_for(cfg: DictConfig, traces: TraceSet) -> list[str]:
     return source
 
 
-def fit_searcher(searcher: Searcher, cfg: DictConfig, traces: TraceSet, cache_dir: Path) -> None:
-    """Fit a transfer method on the split's sources, through a JSON cache when the method can export its state.
+def fit_searcher(searcher: TransferSearcher, cfg: DictConfig, traces: TraceSet, cache_dir: Path) -> None:
+    """Fit a transfer method on the knowledge the run allows, through a JSON cache for a `StatefulSearcher`.
 
-    The key is (method config, source models, trace-set digest), plus the target model when the method's config
-    names it (`${target}`, as Falcon's release protocols do) and the fitted state does not declare itself
-    `"target_independent"`. A fresh fit is also passed through JSON before use, so every job runs on exactly the
-    state a cached job would load, whichever job fitted first.
+    The knowledge is selected here by the method config's `protocol` (default strict; `harness.knowledge`).
+    The cache key is (method config, source models, trace-set digest, protocol, code version), plus the target
+    model under the "authors" protocol (its knowledge is the target's own curves). A fresh fit is also passed
+    through JSON before use, so every job runs on exactly the state a cached job would load, whichever job
+    fitted first.
     """
     sources = sources_for(cfg, traces)
-    if not hasattr(searcher, "get_state"):
-        searcher.fit(traces.load_many(sources))
+    protocol = cfg.method.get("protocol", "strict")
+    if protocol not in PROTOCOLS:
+        raise JobError(f"method {cfg.method.name!r}: protocol={protocol!r} is not one of {list(PROTOCOLS)}")
+    if not isinstance(searcher, StatefulSearcher):
+        searcher.fit(select_knowledge(traces, sources, cfg.target, protocol))
         return
-    method = OmegaConf.to_container(cfg.method, resolve=False)
-    names_target = "${target}" in json.dumps(method)
-
-    def cache_file(**extra) -> Path:
-        key = json.dumps({"method": method, "sources": sources, "traces": traces.digest(), **extra},
-                         sort_keys=True)
-        return cache_dir / f"{cfg.method.name}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.json"
-
-    shared, own = cache_file(), cache_file(target=cfg.target)
-    for path in (shared, own) if names_target else (shared,):
-        try:
-            state = json.loads(path.read_text())
-            break
-        except (FileNotFoundError, json.JSONDecodeError):
-            continue
-    else:
-        searcher.fit(traces.load_many(sources))
+    key = json.dumps({"method": OmegaConf.to_container(cfg.method, resolve=True), "sources": sources,
+                      "traces": traces.digest(), "protocol": protocol, "code": code_version(searcher),
+                      "target": cfg.target if protocol == "authors" else None}, sort_keys=True)
+    path = cache_dir / f"{cfg.method.name}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.json"
+    try:
+        state = json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        searcher.fit(select_knowledge(traces, sources, cfg.target, protocol))
         text = json.dumps(searcher.get_state(), sort_keys=True)
         state = json.loads(text)
-        atomic_write_text(shared if not names_target or state.get("target_independent") else own, text)
+        atomic_write_text(path, text)
     searcher.set_state(state)
 
 
@@ -158,7 +154,7 @@ def run_job(cfg: DictConfig) -> Path:
             print(f"skip (finished): {folder}")
         return folder
     searcher = make_searcher(cfg)
-    if type(searcher).fit is not Searcher.fit:
+    if isinstance(searcher, TransferSearcher):
         fit_searcher(searcher, cfg, traces, Path(to_absolute_path(cfg.results_dir)) / ".fits")
     records = [r.to_dict() for r in run_search(searcher, traces.load(cfg.target), cfg.seed, cfg.trials)]
     job = {**trace_location(traces, folder), "method": cfg.method.name, "target": cfg.target, "seed": cfg.seed,

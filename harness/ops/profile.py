@@ -1,5 +1,6 @@
 """Measure a model's per-operator-type time and memory share on this machine's CPU with torch.profiler, and
-print its key operators (KOPs): `python -m harness.ops.profile model=NAME batch_size=N [threshold=0.05]`.
+print its key operators (KOPs, `harness.ops.kops`): `python -m harness.ops.profile model=NAME batch_size=N
+[threshold=0.05]`.
 
 The profiled program is the exported, decomposed graph (the inventory's operators, random weights), run
 operator by operator, so shares are per Relay operator type. Time share: operator CPU time over the total.
@@ -9,6 +10,7 @@ threshold, 5 % by default).
 """
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass
 
@@ -21,7 +23,9 @@ from torch.profiler import profile as torch_profile
 
 from harness.models import build, example_input, spec
 from harness.ops.export import RNN_DECOMPOSITIONS
+from harness.ops.kops import identify_kops
 from harness.ops.relay_names import ATEN_TO_RELAY
+from harness.traces import OpStat
 
 
 def _relay(event_name: str) -> str | None:
@@ -63,9 +67,9 @@ def operator_shares(model_name: str, batch_size: int, repeats: int = 3) -> pd.Da
 
 
 def key_operators(shares: pd.DataFrame, threshold: float = 0.05) -> list[str]:
-    """Operator types whose time share and memory share both reach the threshold, by mean share."""
-    keep = shares[(shares["time_share"] >= threshold) & (shares["memory_share"] >= threshold)]
-    return list((keep["time_share"] + keep["memory_share"]).sort_values(ascending=False).index)
+    """The KOPs of a table from `operator_shares` (the rule of `harness.ops.kops`)."""
+    profile = {op: OpStat(r.time_share, r.memory_share, r.time_ms, math.nan) for op, r in shares.iterrows()}
+    return identify_kops(profile, threshold)
 
 
 @dataclass

@@ -8,7 +8,6 @@ import json
 import numpy as np
 import pytest
 
-from baselines.common import TransferSearcher
 from baselines.ernest import Ernest
 from baselines.gp_bo import GPBO
 from baselines.heterbo import HeterBO
@@ -16,7 +15,7 @@ from baselines.morphling import Morphling
 from baselines.optuna_tpe import OptunaTPE
 from baselines.source_best import SourceBest
 from baselines.vesta import Vesta
-from harness.search import run_search
+from harness.search import Knowledge, TransferSearcher, run_search
 
 FACTORIES = {
     "gp_bo": lambda: GPBO(),
@@ -55,7 +54,7 @@ def target(small_space, make_trace):
 
 def searcher(name, sources):
     s = FACTORIES[name]()
-    return s.fit(sources) if name in TRANSFER else s
+    return s.fit(Knowledge(sources)) if name in TRANSFER else s
 
 
 def run(s, trace, seed, trials):

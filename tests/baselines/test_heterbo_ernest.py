@@ -6,6 +6,7 @@ import numpy as np
 
 from baselines.ernest import Ernest, scale_features
 from baselines.heterbo import HeterBO
+from harness.search import Knowledge
 from harness.space import Knob, SearchSpace
 
 
@@ -18,12 +19,12 @@ def priced(trace, price_of):
 
 def test_heterbo_costs_come_from_source_prices_else_unit(small_space, make_trace):
     base = [make_trace(small_space, lambda c: c["batch"] * c["cores"], model=f"m{i}") for i in range(2)]
-    unpriced = HeterBO().fit(base)
+    unpriced = HeterBO().fit(Knowledge(base))
     unpriced.start(small_space, 0, 10)
     assert np.allclose(unpriced.cost_, 1.0)
 
     price = {"a": 1.0, "b": 2.0, "c": 4.0}
-    with_price = HeterBO().fit([priced(t, lambda c: price[c["gpu"]]) for t in base])
+    with_price = HeterBO().fit(Knowledge([priced(t, lambda c: price[c["gpu"]]) for t in base]))
     with_price.start(small_space, 0, 10)
     gpus = [c["gpu"] for c in small_space]
     expected = np.array([price[g] for g in gpus])

@@ -3,7 +3,6 @@ a 30-trial search). Run: scripts/test tests/benchmarks/test_bench_baselines.py -
 
 import pytest
 
-from baselines.common import TransferSearcher
 from baselines.ernest import Ernest
 from baselines.gp_bo import GPBO
 from baselines.heterbo import HeterBO
@@ -12,6 +11,7 @@ from baselines.optuna_tpe import OptunaTPE
 from baselines.random_search import RandomSearch
 from baselines.source_best import SourceBest
 from baselines.vesta import Vesta
+from harness.search import Knowledge, TransferSearcher
 
 METHODS = {"random": RandomSearch, "gp_bo": GPBO, "morphling": Morphling, "vesta": Vesta, "heterbo": HeterBO,
            "ernest": Ernest, "optuna_tpe": OptunaTPE, "source_best": SourceBest}
@@ -19,7 +19,7 @@ METHODS = {"random": RandomSearch, "gp_bo": GPBO, "morphling": Morphling, "vesta
 
 @pytest.fixture(scope="module")
 def fitted(release_sources):
-    return {name: cls().fit(release_sources) if issubclass(cls, TransferSearcher) else cls()
+    return {name: cls().fit(Knowledge(release_sources)) if issubclass(cls, TransferSearcher) else cls()
             for name, cls in METHODS.items()}
 
 

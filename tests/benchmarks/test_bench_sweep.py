@@ -7,7 +7,7 @@ import pytest
 from hydra.utils import instantiate
 
 from harness.run import compose_run
-from harness.search import run_search
+from harness.search import Knowledge, TransferSearcher, run_search
 from harness.traces import TraceSet
 
 METHODS = ["falcon", "morphling", "vesta", "heterbo", "ernest", "gp_bo", "optuna_tpe", "source_best", "random"]
@@ -25,7 +25,9 @@ def sim():
 def test_bench_one_search(benchmark, method, sim):
     traces, sources = sim
     cfg = compose_run([f"method={method}", f"traces.path={SIM}", "target=vgg16"])
-    searcher = instantiate(cfg.method.searcher).fit(sources)
+    searcher = instantiate(cfg.method.searcher)
+    if isinstance(searcher, TransferSearcher):
+        searcher.fit(Knowledge(sources))
     records = benchmark.pedantic(lambda: list(run_search(searcher, traces.load("vgg16"), 0, 30)),
                                  rounds=3, iterations=1)
     assert len(records) == 30

@@ -36,13 +36,15 @@ def test_the_set_is_complete_real_and_documented(measured):
         assert md["machine"]["cpu"] and md["sessions"] and all(s["load_avg"] for s in md["sessions"])
         assert md["software"]["torch"] and md["date_start"] <= md["date_end"]
         assert md["price_model"]["per_core_usd_per_h"] > 0 and "c6i" in md["price_model"]["source"]
-        assert trace.n_reps == 3 and trace.feasible.all()
-        m = trace.measurements
+        assert trace.n_reps == 3 and trace.feasible.any()
+        failed = trace.measurements[~trace.measurements["feasible"]]
+        assert failed["reason"].str.len().gt(0).all()  # an outcome such as a timeout is recorded with its reason
+        m = trace.measurements[trace.measurements["feasible"]]
         assert (m["rps"] > 0).all() and (m["latency_p99_ms"] >= m["latency_p50_ms"]).all()
         np.testing.assert_allclose(m["objective"], m["rps"] * 3600 / m["price_per_hour"])
         assert {"power_w", "gpu_mem_used_gb"} <= set(md["missing_fields"])  # no GPU here: absent, not zero
-        for index in range(len(trace.space)):
-            ops = trace.op_profile(index)
+        for index in np.flatnonzero(trace.feasible):  # a configuration that timed out has no profile
+            ops = trace.op_profile(int(index))
             assert ops and sum(o.time_share for o in ops.values()) == pytest.approx(1.0)
 
 

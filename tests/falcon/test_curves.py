@@ -38,6 +38,17 @@ def test_learned_response_follows_the_sources(small_space):
     assert len(curves) == 3 and curves[("cores", "batch")].surface.shape == (4, 5)
 
 
+def test_model_objective_response_is_the_normalised_objective_of_the_sources_where_the_operator_is_key(
+        small_space):
+    sources = [profiled_trace(small_space, lambda c, s=s: planted_objective(c, s), conv_dense_shares, f"m{s}")
+               for s in (0.0, 0.1)]
+    quotient = learn_responses(small_space, sources, 0.05, "share_quotient")["conv2d"]
+    plain = learn_responses(small_space, sources, 0.05, "model_objective")["conv2d"]
+    objective = np.array([planted_objective(c) for c in small_space])  # min-max normalising removes the shift
+    assert plain == pytest.approx((objective - objective.min()) / np.ptp(objective))
+    assert not np.allclose(quotient, plain)  # conv2d's share grows with batch: the quotient reweighs it
+
+
 def test_sources_without_per_configuration_profiles_teach_nothing(small_space, make_trace):
     trace = make_trace(small_space, lambda c: 1.0, op_shares={"conv2d": 0.9})
     assert learn_responses(small_space, [trace]) == {}

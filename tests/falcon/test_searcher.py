@@ -2,14 +2,15 @@ import numpy as np
 import pytest
 
 from falcon.searcher import FalconSearcher
-from harness.search import run_search
+from harness.knowledge import select_knowledge
+from harness.search import Knowledge, run_search
 from tests.falcon.conftest import conv_dense_shares, planted_objective, profiled_trace
 
 
 @pytest.fixture
 def sources(small_space):
-    return [profiled_trace(small_space, lambda c, s=s: planted_objective(c, s), conv_dense_shares, f"src{s}")
-            for s in (0.0, 0.2, 0.5)]
+    return Knowledge([profiled_trace(small_space, lambda c, s=s: planted_objective(c, s), conv_dense_shares, f"src{s}")
+                      for s in (0.0, 0.2, 0.5)])
 
 
 @pytest.fixture
@@ -23,8 +24,45 @@ def test_deterministic_per_seed_and_never_repeats_over_the_whole_space(small_spa
     runs = [[r.index for r in run_search(falcon, target, seed=3, trials=len(small_space))] for _ in range(2)]
     assert runs[0] == runs[1]
     assert sorted(runs[0]) == list(range(len(small_space)))  # every point once; run_search refuses repeats
-    other = [r.index for r in run_search(falcon, target, seed=4, trials=5)]
-    assert other != runs[0][:5]
+    # without measurement noise only a random first trial makes the seed matter
+    randomised = FalconSearcher(first_trial="random").fit(sources)
+    seeds = [[r.index for r in run_search(randomised, target, seed=seed, trials=5)] for seed in (3, 4)]
+    assert seeds[0] != seeds[1]
+
+
+def test_first_trial_is_the_offline_optimum_and_equals_source_best(sources, target):
+    from baselines.source_best import SourceBest
+
+    falcon = FalconSearcher().fit(sources)
+    first = next(run_search(falcon, target, seed=0, trials=1))
+    floor = next(run_search(SourceBest().fit(sources), target, seed=0, trials=1))
+    assert first.phase == "profile" and first.index == floor.index
+    assert first.index == int(np.argmax(sources.normalised_objectives().mean(axis=0)))
+
+
+def test_exploit_rule_switch(sources, target):
+    """Paper: exploit when v_j >= v_{j-1}; best_so_far: only when the last trial beats all before it."""
+    phases = {}
+    for rule in ("paper", "best_so_far"):
+        falcon = FalconSearcher(exploit_rule=rule, first_trial="random").fit(sources)
+        records = list(run_search(falcon, target, seed=1, trials=15))
+        objective = [r.objective for r in records]
+        phases[rule] = [r.phase for r in records]
+        for j in range(2, 15):  # the phase of trial j+1 was chosen after trials 1..j
+            rose = objective[j - 1] >= objective[j - 2]
+            best = objective[j - 1] >= max(objective[:j - 1]) and j >= 3
+            if phases[rule][j] in ("explore", "exploit") and phases[rule][j - 1] != "profile":
+                assert (phases[rule][j] == "exploit") == (rose if rule == "paper" else best)
+    assert phases["paper"] != phases["best_so_far"]
+
+
+@pytest.mark.parametrize("bad, message", [({"threshold": 0.0}, "threshold=0.0"), ({"cutoff": 1.5}, "cutoff=1.5"),
+                                          ({"first_trial": "best"}, "first_trial='best'"),
+                                          ({"max_height": 0}, "max_height=0")])
+def test_bad_parameters_get_one_clear_line(bad, message):
+    with pytest.raises(ValueError, match=message) as error:
+        FalconSearcher(**bad)
+    assert "\n" not in str(error.value) and "allowed" in str(error.value)
 
 
 def test_finds_the_planted_optimum_quickly(sources, target):
@@ -58,19 +96,17 @@ def test_without_an_operator_profile_it_searches_with_the_mean_prior(small_space
     assert len({r.index for r in records}) == 8
 
 
-def test_release_needs_curves_and_protocols_choose_them(release_set):
-    sources = release_set.load_many(["vgg-19", "bert-base"])
-    with pytest.raises(ValueError, match="curves_from"):
-        FalconSearcher().fit(sources)
-    path = str(release_set.path)
-    strict = FalconSearcher(protocol="strict", curves_from=path, target="tacotron2").fit(sources)
-    authors = FalconSearcher(protocol="authors", curves_from=path, target="tacotron2").fit(sources)
-    assert "conv1d" not in strict.responses_  # only tacotron2 released conv1d curves
-    assert "conv1d" in authors.responses_ and "conv2d" not in authors.responses_
-    with pytest.raises(ValueError, match="protocol"):
-        FalconSearcher(protocol="peek", curves_from=path, target="vgg16").fit(sources)
-    records = list(run_search(strict, release_set.load("tacotron2"), seed=0, trials=5))
-    assert records[0].phase == "profile" and len({r.index for r in records}) == 5
+def test_release_knowledge_follows_the_protocol(release_set):
+    sources = ["vgg-19", "bert-base"]
+    strict = FalconSearcher().fit(select_knowledge(release_set, sources, "tacotron2", "strict"))
+    authors = FalconSearcher().fit(select_knowledge(release_set, sources, "tacotron2", "authors"))
+    # the release's curves come with its target models only: strict (source models only) has none
+    assert strict.knowledge_ == "source objectives only" and strict.responses_ == {}
+    assert authors.knowledge_ == "released curves (authors)"
+    assert "conv1d" in authors.responses_ and "conv2d" not in authors.responses_  # tacotron2's own curves
+    for falcon in (strict, authors):
+        records = list(run_search(falcon, release_set.load("tacotron2"), seed=0, trials=5))
+        assert records[0].phase == "profile" and len({r.index for r in records}) == 5
 
 
 def test_fitted_state_survives_json_and_gives_the_same_search(sources, target):
@@ -80,3 +116,18 @@ def test_fitted_state_survives_json_and_gives_the_same_search(sources, target):
     restored = FalconSearcher().set_state(json.loads(json.dumps(fitted.get_state())))
     runs = [[r.index for r in run_search(s, target, seed=2, trials=12)] for s in (fitted, restored)]
     assert runs[0] == runs[1]
+
+
+def test_gp_hyperparameters_are_kept_past_the_refit_limit(monkeypatch, sources, target, small_space):
+    """A budget near the size of the space must finish: past REFIT_LIMIT trials the GP is not re-optimised."""
+    import falcon.mcts_bo
+    from falcon.gp import fit_gp, matern_kernel
+
+    rng = np.random.default_rng(0)
+    x, y = rng.random((20, 3)), rng.random(20)
+    kernel = matern_kernel(3)
+    assert fit_gp(x, y, kernel, max_iter=0).kernel_.theta == pytest.approx(kernel.theta)
+    assert fit_gp(x, y, kernel, max_iter=50).kernel_.theta != pytest.approx(kernel.theta)
+    monkeypatch.setattr(falcon.mcts_bo, "REFIT_LIMIT", 10)
+    records = list(run_search(FalconSearcher().fit(sources), target, seed=0, trials=len(small_space)))
+    assert len({r.index for r in records}) == len(small_space)

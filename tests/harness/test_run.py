@@ -65,10 +65,20 @@ def test_command_line_runs_one_search(release_set, tmp_path):
     assert bad.returncode != 0 and "trails" in bad.stderr
 
 
-def test_fitted_state_is_cached_per_target_only_where_it_depends_on_the_target(release_set, tmp_path):
+def test_fitted_state_is_cached_per_target_only_under_the_authors_protocol(release_set, tmp_path):
     for target in ("gru", "vgg16"):
-        run_job(config(release_set, tmp_path, "method=falcon", f"target={target}", "trials=2"))
-        run_job(config(release_set, tmp_path, "method=source_best", f"target={target}", "trials=2"))
-    fits = sorted(p.name.split("-")[0] for p in (tmp_path / ".fits").iterdir())
-    # Falcon's strict protocol leaves each target's own curves out: one fit per target; source_best: one in all
-    assert fits == ["falcon", "falcon", "source_best"]
+        for method in ("falcon", "falcon_authors", "source_best"):
+            run_job(config(release_set, tmp_path, f"method={method}", f"target={target}", "trials=2"))
+    fits = sorted(p.name.rsplit("-", 1)[0] for p in (tmp_path / ".fits").iterdir())
+    # strict: source models only, one fit for all targets; authors: the target's own curves, one fit per target
+    assert fits == ["falcon", "falcon_authors", "falcon_authors", "source_best"]
+
+
+def test_fit_cache_key_holds_the_code_version(release_set, tmp_path, monkeypatch):
+    import harness.run
+
+    cfg = config(release_set, tmp_path, "method=source_best", "target=gru", "trials=2")
+    run_job(cfg)
+    monkeypatch.setattr(harness.run, "code_version", lambda searcher: "edited")
+    run_job(config(release_set, tmp_path, "method=source_best", "target=gru", "trials=2", "rerun=true"))
+    assert len(list((tmp_path / ".fits").iterdir())) == 2  # the edited code did not reuse the old state

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from falcon.kops import identify_kops, kop_weights
+from harness.ops.kops import identify_kops, kop_weights
 from harness.traces import OpStat
 
 

@@ -1,7 +1,11 @@
-"""Key operators (KOPs): the few operator types that take most of a model's GPU time and memory.
+"""Key operators (KOPs), the one definition: the few operator types that take most of a model's GPU time and
+memory (Falcon, SoCC '22, Section 3).
 
-Falcon profiles the target's operators once (its first trial) and keeps the operator types whose share of GPU
-time and of GPU memory both reach one threshold (the paper evaluates 1, 5 and 10 %; 5 % is the default).
+An operator type is key when its share of time and its share of memory are both at or above one threshold
+(the paper merges the two thresholds into one and evaluates 1, 5 and 10 %; 5 % is the default). Where the
+memory share is unknown (NaN; the authors' release has time shares only) the time share decides alone.
+KOPs are ordered by their mean share (of time and memory), descending; ties by name.
+Used by Falcon (on a trial's operator profile) and by `python -m harness.ops.profile` (on a measured profile).
 """
 
 from __future__ import annotations
@@ -13,12 +17,7 @@ from harness.traces import OpStat
 
 
 def kop_weights(profile: Mapping[str, OpStat] | None, threshold: float = 0.05) -> dict[str, float]:
-    """Key operator types -> their mean share (of time and memory), ordered by that share, descending.
-
-    An operator is key when its time share and its memory share are both >= `threshold`. Where the memory
-    share is unknown (NaN; the authors' release has time shares only) the time share decides alone and is the
-    operator's weight. Ties are broken by name so the order is deterministic.
-    """
+    """Key operator types -> their mean share (of time and memory), most important first."""
     if not profile:
         return {}
     keys = {}

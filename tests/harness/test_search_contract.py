@@ -1,0 +1,144 @@
+"""The searcher contract: abilities declared by class, knowledge only through `fit`, no file access and no
+target name in any searcher, bounded budgets, and one clear line for a bad constructor parameter."""
+
+from __future__ import annotations
+
+import builtins
+import dataclasses
+import io
+import pathlib
+import sys
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet
+import pytest
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
+
+from harness.knowledge import select_knowledge
+from harness.paths import CONF_DIR, TRACES_DIR
+from harness.run import compose_run
+from harness.search import Knowledge, Searcher, StatefulSearcher, TransferSearcher, run_search
+from harness.traces import TraceSet
+
+METHODS = sorted(p.stem for p in (CONF_DIR / "method").glob("*.yaml"))
+# one config per searcher class and protocol (the ablation variants only change numbers)
+MAIN_METHODS = [m for m in METHODS if not OmegaConf.load(CONF_DIR / "method" / f"{m}.yaml").get("ablation")]
+FAST = {"morphling": ["method.searcher.meta_iters=20"]}  # the contract does not need a well-trained model
+SIM = TRACES_DIR / "sim-v1"
+TARGET = "vgg16"
+
+
+@pytest.fixture(scope="module")
+def sim():
+    traces = TraceSet(SIM)
+    sources = list(compose_run([]).split.source)[:4]  # a few sources keep the fits fast
+    return traces, sources
+
+
+@pytest.fixture
+def no_file_access(monkeypatch):
+    """Every way this project reads a file raises while the fixture is active, for any file outside the Python
+    installation (libraries read their own package metadata) and the kernel's views of the process (/proc,
+    /sys: threadpoolctl reads /proc/self/maps to find BLAS). Table readers raise for every file."""
+    allowed = tuple(str(pathlib.Path(p).resolve()) + "/" for p in {sys.prefix, sys.base_prefix}) + ("/proc/", "/sys/")
+
+    def refuse(name, real=None):
+        def spy(*args, **kwargs):
+            if real is not None and args and isinstance(args[0], int):
+                return real(*args, **kwargs)  # an open file descriptor (joblib's pipes), not a file path
+            path = str(pathlib.Path(str(args[0])).resolve()) if args else ""
+            if real is not None and path.startswith(allowed):
+                return real(*args, **kwargs)
+            raise AssertionError(f"a searcher read a file through {name}: {args[:1]}")
+        return spy
+
+    for owner, attr in [(builtins, "open"), (io, "open"), (pathlib.Path, "open"), (pathlib.Path, "read_text"),
+                        (pathlib.Path, "read_bytes")]:
+        monkeypatch.setattr(owner, attr, refuse(f"{attr}", getattr(owner, attr)))
+    for owner, attr in [(pd, "read_parquet"), (pd, "read_csv"), (pd, "read_json"), (pyarrow.parquet, "read_table"),
+                        (pyarrow.parquet, "ParquetFile")]:
+        monkeypatch.setattr(owner, attr, refuse(f"{owner.__name__}.{attr}"))
+
+
+def strings_in(obj, depth=0, seen=None):
+    """Every string reachable from an object's attributes, containers and dataclass fields (arrays skipped)."""
+    seen = set() if seen is None else seen
+    if id(obj) in seen or depth > 8 or isinstance(obj, (np.ndarray, pd.DataFrame, int, float, bool, type(None))):
+        return
+    seen.add(id(obj))
+    if isinstance(obj, str):
+        yield obj
+    elif isinstance(obj, dict):
+        for k, v in obj.items():
+            yield from strings_in(k, depth + 1, seen)
+            yield from strings_in(v, depth + 1, seen)
+    elif isinstance(obj, (list, tuple, set, frozenset)):
+        for v in obj:
+            yield from strings_in(v, depth + 1, seen)
+    elif dataclasses.is_dataclass(obj):
+        for f in dataclasses.fields(obj):
+            yield from strings_in(getattr(obj, f.name), depth + 1, seen)
+    elif hasattr(obj, "__dict__") and type(obj).__module__.split(".")[0] in ("falcon", "baselines", "harness"):
+        yield from strings_in(vars(obj), depth + 1, seen)
+
+
+@pytest.mark.parametrize("method", MAIN_METHODS)
+def test_no_searcher_reads_a_file_or_learns_the_target_name(method, sim, request):
+    traces, sources = sim
+    cfg = compose_run([f"method={method}", f"traces.path={SIM}", f"target={TARGET}", *FAST.get(method, [])])
+    assert TARGET not in set(strings_in(dict(cfg.method.searcher)))  # the config does not name the target
+    searcher = instantiate(cfg.method.searcher)
+    knowledge = select_knowledge(traces, sources, TARGET, cfg.method.get("protocol", "strict"))
+    assert TARGET not in {t.model for t in knowledge.sources} and TARGET not in knowledge.curves
+    target = traces.load(TARGET)
+    request.getfixturevalue("no_file_access")  # from here on, every file read raises
+    if isinstance(searcher, TransferSearcher):
+        searcher.fit(knowledge)
+    records = list(run_search(searcher, target, seed=0, trials=3))
+    assert len(records) == 3
+    assert TARGET not in set(strings_in(searcher))
+
+
+def test_the_spy_catches_a_trace_read(no_file_access):
+    with pytest.raises(AssertionError, match="read a file"):
+        TraceSet(SIM)  # reads the manifest
+    with pytest.raises(AssertionError, match="read_parquet"):
+        pd.read_parquet(SIM / TARGET / "measurements.parquet")
+
+
+def test_abilities_are_declared_by_class():
+    with pytest.raises(TypeError, match="abstract"):
+        Searcher()  # ask is abstract
+    for method in MAIN_METHODS:
+        searcher = instantiate(compose_run([f"method={method}"]).method.searcher)
+        assert isinstance(searcher, Searcher)
+        if isinstance(searcher, StatefulSearcher):
+            assert isinstance(searcher, TransferSearcher)
+
+
+def test_knowledge_refuses_a_bad_protocol_and_mixed_spaces(make_trace, small_space, paper_space):
+    one = make_trace(small_space, lambda c: 1.0)
+    with pytest.raises(ValueError, match="protocol 'peek'"):
+        Knowledge([one], protocol="peek")
+    with pytest.raises(ValueError, match="share one space"):
+        Knowledge([one, make_trace(paper_space, lambda c: 1.0)])
+
+
+def test_a_budget_beyond_the_space_is_refused_before_any_trial(small_space, make_trace):
+    from baselines.random_search import RandomSearch
+
+    trace = make_trace(small_space, lambda c: c["batch"])
+    with pytest.raises(ValueError, match="trials=61 is not allowed"):
+        next(run_search(RandomSearch(), trace, seed=0, trials=61))
+
+
+@pytest.mark.parametrize("method", [m for m in METHODS if not m.startswith("falcon_")
+                                    and m not in ("random", "source_best")])  # these two have no parameters
+def test_bad_constructor_parameters_get_one_line_naming_them(method):
+    params = {k: v for k, v in compose_run([f"method={method}"]).method.searcher.items() if k != "_target_"}
+    name = sorted(params)[0]
+    cfg = compose_run([f"method={method}", f"method.searcher.{name}=-1"])
+    with pytest.raises(Exception, match=f"{name}=-1 is not allowed"):
+        instantiate(cfg.method.searcher)
