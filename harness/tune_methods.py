@@ -32,12 +32,12 @@ import optuna
 from joblib import Parallel, delayed
 from hydra.core.config_store import ConfigStore
 from hydra.core.hydra_config import HydraConfig
-from hydra.utils import instantiate, to_absolute_path
+from hydra.utils import to_absolute_path
 from omegaconf import MISSING, DictConfig, OmegaConf
 
 from harness.results import atomic_write_text
-from harness.run import compose_run, fit_searcher
-from harness.search import Searcher, run_search
+from harness.run import compose_run, fit_searcher, make_searcher
+from harness.search import TransferSearcher, run_search
 from harness.traces import TraceSet
 from harness.tuned import TUNED_DIR, has_key, tuned_file
 
@@ -168,8 +168,8 @@ def score_fold(method: str, overrides: list[str], values: dict, online: set[str]
             if key not in online:
                 OmegaConf.update(fit_cfg.method, key, value, merge=False)
         for seed in range(protocol.seeds):
-            searcher: Searcher = instantiate(cfg.method.searcher)
-            if type(searcher).fit is not Searcher.fit:
+            searcher = make_searcher(cfg)
+            if isinstance(searcher, TransferSearcher):
                 fit_searcher(searcher, fit_cfg, traces, Path(fit_dir))
             curve = [r.accuracy for r in run_search(searcher, traces.load(model), seed, protocol.trials)]
             scores.append(float(np.mean(curve)))
