@@ -1,6 +1,5 @@
 """Simulator v2 and the shipped trace set traces/sim-v2: executors, GPU corrections, CPU-only serving."""
 
-
 import numpy as np
 import pandas as pd
 import pytest
