@@ -33,7 +33,9 @@ PROTOCOLS = ("strict", "authors")
 
 @dataclass(frozen=True)
 class Observation:
-    """What one trial returns. `objective` is 0 for an infeasible configuration."""
+    """What one trial returns. `objective` is 0 for an infeasible configuration and for one that misses the
+    search's constraints (`slo_misses` then names each limit broken, `harness.constraints`); `metrics` always
+    holds what was measured."""
 
     config: Config
     index: int
@@ -44,6 +46,11 @@ class Observation:
     cost_usd: float  # NaN where the trace has no price
     duration_s: float
     reason: str = ""
+    slo_misses: tuple[str, ...] = ()
+
+    @property
+    def slo_met(self) -> bool:
+        return not self.slo_misses
 
 
 @dataclass(frozen=True)
