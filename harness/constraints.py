@@ -86,6 +86,12 @@ class Constraints:
                 out.append(f"{key} {value:.4g} < {limit:.4g}")
         return tuple(out)
 
+    def judge(self, objective: float, metrics: Mapping[str, float]) -> tuple[float, tuple[str, ...]]:
+        """The objective a searcher is told for one measured trial, and the limits it missed: a trial that misses
+        the SLO is worth 0, as an infeasible one is (the harness's one rule, in replay and live)."""
+        missed = self.misses(metrics)
+        return (0.0 if missed else objective), missed
+
     def to_dict(self) -> dict[str, float | None]:
         """Every key, null where unset (for job identity and result files)."""
         return {k: getattr(self, k) for k in LIMITS}

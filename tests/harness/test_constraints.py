@@ -40,3 +40,9 @@ def test_unknown_keys_and_unjudgeable_limits_are_refused():
     c.require({"rps", "latency_p99_ms"}, "trace x")
     with pytest.raises(ConstraintError, match="constraints.max_usd_per_h cannot be judged: trace x has no"):
         Constraints(max_usd_per_h=1).require({"rps"}, "trace x")
+
+
+def test_a_trial_that_misses_is_worth_nothing():
+    c = Constraints(min_rps=10)
+    assert c.judge(3.5, {"rps": 12.0}) == (3.5, ())
+    assert c.judge(3.5, {"rps": 8.0}) == (0.0, ("min_rps 8 < 10",))
