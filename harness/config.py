@@ -49,6 +49,7 @@ class MethodConf:
     searcher: Dict[str, Any] = MISSING  # the searcher's own parameters: its constructor checks them
     ablation: bool = False  # a variant for the sensitivity figures, not a method of its own
     protocol: str = "strict"  # the offline knowledge a transfer method may use (checked where it is used)
+    tuning: Dict[str, Any] = field(default_factory=dict)  # tunable ranges and what was applied (harness/tuned.py)
 
 
 @dataclass
@@ -60,6 +61,7 @@ class RunConf:
     seed: int = 0
     trials: int = 30
     results_dir: str = "results"
+    tuned: bool = True  # apply conf/method/tuned/<trace set>/<method>.yaml when it exists
     rerun: bool = False
     verbose: bool = True
 
@@ -76,6 +78,13 @@ class SweepConf(RunConf):
     seeds: int = 10
     n_jobs: int = 2
     action: Action = Action.run
+
+
+@dataclass
+class WorldsConf(SweepConf):
+    worlds: List[str] = MISSING
+    available: Dict[str, Any] = MISSING  # world name -> {traces | simulate | import_from, split, max_trials}
+    cache_dir: str = MISSING
 
 
 @dataclass
@@ -98,6 +107,7 @@ def register() -> None:
     store = ConfigStore.instance()
     store.store(name="run_schema", node=RunConf)
     store.store(name="sweep_schema", node=SweepConf)
+    store.store(name="worlds_schema", node=WorldsConf)
     store.store(name="report_schema", node=ReportConf)
     store.store(name="make_inventories_schema", node=MakeInventoriesConf)
 

@@ -6,7 +6,9 @@ reads every finished job once (refusing runs of unequal length: one report compa
 `out` and `path_knobs` before any work, and writes, under `<results_dir>/report/` (or `out=DIR`):
 - `summary.json`: per method `accuracy_mean` and `accuracy_p10` (lists over t = 1..T, mean and 10th percentile
   over targets x seeds), `trials_to_90_median`, `ask_ms_median`, and the same per target model under `per_model`;
-- `summary.md`: the same as tables, with the accuracy at 6, 15 and 30 trials;
+- `summary.md`: the same as tables, with the accuracy at 6, 15 and 30 trials, each method's tuned values, and mean
+  ranks, paired differences to the best method and significance tests at 6/15/30 trials (harness/stats.py);
+- `statistics.json`: those statistics;
 - figures: accuracy vs trials (the paper's Figure 10), per-model accuracy at 6/15/30 trials (Figure 12), the
   search paths on one model over two knobs (Figure 13), KOP-threshold and PCA-cut-off sensitivity (Figures
   14-15, from ablation methods), and the trials each method spent per phase (Figure 11b).
@@ -31,6 +33,7 @@ import pandas as pd  # noqa: E402
 from hydra.utils import to_absolute_path  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
+from harness import stats  # noqa: E402
 from harness.config import ConfigError, check_report, one_line_errors  # noqa: E402
 from harness.metrics import aggregate, trials_to_target  # noqa: E402
 from harness.paths import CONF_DIR  # noqa: E402
@@ -99,6 +102,29 @@ def summary_markdown(summary: dict, trace_set: str, ablations: set[str] = frozen
         cells = ["/".join(_at(s["per_model"][t]["accuracy_mean"], k) for k in MARKS) if t in s["per_model"]
                  else "-" for t in targets]
         lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def protocol_markdown(jobs: dict[str, dict], methods: list[str]) -> str:
+    """How each method's hyperparameters were set (harness.tune_methods), and the statistics that follow."""
+    lines = ["", "## Tuning protocol and significance", "",
+             "Hyperparameters: `python -m harness.tune_methods` (docs/protocol.md) tunes every method with the same "
+             "Optuna budget on the split's source models only (grouped k-fold: held-out sources play the target); "
+             "runs apply the chosen values.", "", "| method | tuned values | budget, folds, seeds, trials |",
+             "| --- | --- | --- |"]
+    for method in methods:
+        applied = (jobs[method].get("tuning") or {}).get("applied")
+        if applied is None:
+            lines.append(f"| {method} | configured defaults (no tuned file) | - |")
+            continue
+        values = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                           for k, v in applied["values"].items()) or "nothing to tune"
+        p = applied.get("protocol") or {}
+        lines.append(f"| {method} | {values} | " + ", ".join(str(p.get(k, "?")) for k in
+                                                              ("budget", "folds", "seeds", "trials")) + " |")
+    lines += ["", "Mean ranks over the target models (mean over seeds), paired differences to the best method with "
+              "percentile-bootstrap 95 % CIs over the targets, Friedman test and Nemenyi post-hoc test "
+              "(harness/stats.py; `*`: significant by both).", ""]
     return "\n".join(lines) + "\n"
 
 
@@ -308,7 +334,10 @@ def report(results_dir: Path, out: Path, trace_set: str | None = None, path_mode
     for j in jobs:
         configs.setdefault(j.job["method"], j.job["method_config"])
     main_methods = sorted(m for m in summary if not configs[m].get("ablation", False))
-    (out / "summary.md").write_text(summary_markdown(summary, trace_set, set(summary) - set(main_methods)))
+    significance, statistics = stats.section(results, main_methods, MARKS, "###")
+    (out / "statistics.json").write_text(json.dumps(statistics, indent=1, sort_keys=True) + "\n")
+    (out / "summary.md").write_text(summary_markdown(summary, trace_set, set(summary) - set(main_methods))
+                                    + protocol_markdown(configs, main_methods) + "\n".join(significance))
     path_methods = [m for m in ("falcon", "morphling") if m in summary]
     figures = [plot_accuracy(curves_of(results), main_methods, out), plot_per_model(summary, main_methods, out),
                plot_search_path(jobs, traces, out, path_model, path_methods, path_knobs) if traces else None,

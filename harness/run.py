@@ -30,6 +30,7 @@ from harness.results import (ResultsError, atomic_write_text, differences, job_d
                              write_job)
 from harness.search import PROTOCOLS, Searcher, StatefulSearcher, TransferSearcher, run_search
 from harness.traces import TraceSet
+from harness.tuned import TunedError, apply_tuned
 
 
 class JobError(ValueError):
@@ -136,6 +137,11 @@ def check_job(cfg: DictConfig) -> tuple[TraceSet, Path, dict]:
     if cfg.trials > len(traces.space):
         raise ConfigError(f"trials={cfg.trials}: must be at most {len(traces.space)}, the number of configurations "
                           f"in trace set {traces.name!r}'s space")
+    if cfg.tuned:
+        try:
+            apply_tuned(cfg, traces.name, traces.digest())
+        except TunedError as e:
+            raise JobError(str(e)) from None
     folder = job_dir(to_absolute_path(cfg.results_dir), traces.name, cfg.method.name, cfg.target, cfg.seed)
     return traces, folder, job_identity(cfg, traces)
 

@@ -33,7 +33,9 @@ PROTOCOLS = ("strict", "authors")
 
 @dataclass(frozen=True)
 class Observation:
-    """What one trial returns. `objective` is 0 for an infeasible configuration."""
+    """What one trial returns. `objective` is 0 for an infeasible configuration and for one that misses the
+    search's constraints (`slo_misses` then names each limit broken, `harness.constraints`); `metrics` always
+    holds what was measured."""
 
     config: Config
     index: int
@@ -44,6 +46,11 @@ class Observation:
     cost_usd: float  # NaN where the trace has no price
     duration_s: float
     reason: str = ""
+    slo_misses: tuple[str, ...] = ()
+
+    @property
+    def slo_met(self) -> bool:
+        return not self.slo_misses
 
 
 @dataclass(frozen=True)
@@ -130,7 +137,7 @@ class OneOf:
 class Searcher(ABC):
     """Base class with the bookkeeping every searcher needs; subclasses implement `ask`.
 
-    After `start`: `space_`, `rng_` (the run's only source of randomness), `budget_`, `history_` (the
+    After `start`: `space_`, `rng_` (the run's only source of randomness), `history_` (the
     observations told so far, in order) and `tried_` (their configuration indices). `phase_` names what the
     last `ask` was doing (e.g. "init", "explore", "exploit"), where a method has such phases.
     `parameter_constraints`: constructor parameter -> `Interval` or `OneOf`, checked by `check_parameters`,
@@ -150,7 +157,6 @@ class Searcher(ABC):
     def start(self, space: SearchSpace, seed: int, budget: int) -> None:
         self.space_ = space
         self.rng_ = np.random.default_rng(seed)
-        self.budget_ = budget
         self.history_: list[Observation] = []
         self.tried_: set[int] = set()
         self.phase_: str | None = None

@@ -346,7 +346,7 @@ def write_trace_set(path: str | Path, traces: Iterable[Trace], name: str, info: 
         _fsync_tree(tmp)
         check_replaceable(path)  # again: something may have appeared there while the set was written
         _replace_dir(tmp, path)
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -390,10 +390,11 @@ def _fsync_tree(root: Path) -> None:
             with open(p, "rb") as f:
                 os.fsync(f.fileno())
     for p in [root, *sorted(d for d in root.rglob("*") if d.is_dir())]:
-        _fsync_dir(p)
+        fsync_dir(p)
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """Make a folder's entries (a new or renamed file in it) durable."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)

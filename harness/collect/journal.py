@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from harness.traces import fsync_dir
+
 
 class CollectError(RuntimeError):
     """A collection that cannot go on as asked; the message says why in one line."""
@@ -61,15 +63,7 @@ class Journal:
             f.flush()
             os.fsync(f.fileno())
         if new:  # the new directory entry must be durable too
-            _fsync_dir(self.path.parent)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+            fsync_dir(self.path.parent)
 
 
 class CollectLock:
