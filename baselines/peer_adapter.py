@@ -45,7 +45,7 @@ class PeerAdapter(Searcher, ABC):
         self.digits_ = space.grid_digits()
         self._pending: Any = None
         self.phase_ = self.name
-        self._start_library(int(self.rng_.integers(2**31 - 1)))
+        self._start_library(int(self.rng_.integers(2**31 - 1)), budget)
 
     def ask(self) -> Config:
         value_of = {o.index: o.objective for o in reversed(self.history_)}  # first observation wins
@@ -78,8 +78,9 @@ class PeerAdapter(Searcher, ABC):
 
     # -- what each library adapter implements ------------------------------------------------------------
     @abstractmethod
-    def _start_library(self, seed: int) -> None:
-        """Create the library's optimizer for `self.space_` (maximising the objective), seeded with `seed`."""
+    def _start_library(self, seed: int, budget: int) -> None:
+        """Create the library's optimizer for `self.space_` (maximising the objective) and a search of `budget`
+        trials, seeded with `seed`."""
 
     @abstractmethod
     def _propose(self) -> tuple[Any, Config]:

@@ -17,7 +17,7 @@ class GreedyNeighbour(Searcher):
         self.step = step  # how many value positions a neighbour may differ in, per knob
 
     def start(self, space, seed, budget):
-        super().start(space, seed, budget)  # sets space_, rng_, budget_, history_, tried_
+        super().start(space, seed, budget)  # sets space_, rng_, history_, tried_
         self.digits_ = space.grid_digits()  # (configurations, knobs) value positions
 
     def ask(self):

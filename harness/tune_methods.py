@@ -241,6 +241,8 @@ def main(cfg: DictConfig) -> None:
     # the command line's traces/split choices and overrides go to every composed run config
     overrides = [o for o in HydraConfig.get().overrides.task if o.split("=")[0].lstrip("+~").split(".")[0]
                  in ("traces", "split")]
+    # ... and the user's config folders (their own methods), so that every fold's compose finds them too
+    overrides += [o for o in HydraConfig.get().overrides.hydra if o.startswith("hydra.searchpath=")]
     protocol = Protocol(**{k: cfg[k] for k in Protocol.__dataclass_fields__})
     root = Path(to_absolute_path(cfg.out)) if cfg.out else TUNED_DIR
     try:

@@ -3,10 +3,16 @@ the repeat/exhaustion handling of baselines/peer_adapter.py, and a sane search o
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+
 import pytest
 
 from harness.search import run_search
 from harness.space import Knob, SearchSpace
+from harness.traces import write_trace_set
 
 pytest.importorskip("smac", reason="needs the peers extra (pip install -e '.[peers]')")
 pytest.importorskip("syne_tune", reason="needs the peers extra (pip install -e '.[peers]')")
@@ -43,6 +49,29 @@ def test_deterministic_per_seed(name, small_space, make_trace):
     assert first != run(PEERS[name](), trace, 4, 10)  # the seed reaches the library
 
 
+RECORDS_IN_A_NEW_PROCESS = """
+import json, sys
+from harness.search import run_search
+from harness.traces import TraceSet
+from baselines.{module} import {cls}
+trace = TraceSet(sys.argv[1]).load("m")
+print(json.dumps([[r.index, r.objective] for r in run_search({cls}(), trace, 3, 12)]))
+"""
+
+
+@pytest.mark.parametrize("name", PEERS)
+def test_same_records_in_separate_processes(name, small_space, make_trace, tmp_path):
+    """Two fresh interpreters with different string hashing (PYTHONHASHSEED) give this process's records."""
+    trace = make_trace(small_space, objective, model="m", reps=2, noise=0.05, seed=7)
+    path = write_trace_set(tmp_path / "set", [trace], "peers-set")
+    here = [[i, v] for i, v, _ in run(PEERS[name](), trace, 3, 12)]
+    code = RECORDS_IN_A_NEW_PROCESS.format(module=PEERS[name].__module__.split(".")[-1], cls=PEERS[name].__name__)
+    for hash_seed in ("1", "2"):
+        out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True,
+                             env={**os.environ, "PYTHONHASHSEED": hash_seed})
+        assert json.loads(out.stdout.strip().splitlines()[-1]) == here
+
+
 @pytest.mark.parametrize("name", PEERS)
 def test_never_proposes_twice_even_when_exhausting_the_space(name, tiny_space, make_trace):
     trace = make_trace(tiny_space, objective, reps=2, noise=0.05, seed=1)
@@ -62,7 +91,7 @@ class Stubborn(PeerAdapter):
 
     name = "stubborn"
 
-    def _start_library(self, seed):
+    def _start_library(self, seed, budget):
         self.told, self.injected, self.asks = [], [], 0
 
     def _propose(self):
@@ -99,5 +128,7 @@ def test_an_exhausted_library_falls_back_to_untried_configurations(tiny_space, m
 def test_bad_parameters_are_refused():
     with pytest.raises(ValueError, match="max_repeats=-1 is not allowed"):
         SMACHPO(max_repeats=-1)
-    with pytest.raises(ValueError, match="scheduler='GP' is not allowed"):
-        SyneTuneBO(scheduler="GP")
+    with pytest.raises(ValueError, match="classifier='gp' is not allowed"):
+        SyneTuneBO(classifier="gp")
+    with pytest.raises(ValueError, match="initial_ratio=0.0 is not allowed"):
+        SMACHPO(initial_ratio=0.0)

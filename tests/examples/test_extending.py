@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from omegaconf import OmegaConf
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -28,8 +29,9 @@ def user_folder(tmp_path):
 
 def harness(module, folder, *args):
     env = {**os.environ, "PYTHONPATH": str(folder)}  # the user's module is importable; the project is installed
+    results = [f"results_dir={folder / 'results'}"] if module in ("run", "sweep") else []
     return subprocess.run([sys.executable, "-m", f"harness.{module}", f"hydra.searchpath=[file://{folder / 'conf'}]",
-                           f"results_dir={folder / 'results'}", *args],
+                           *results, *args],
                           cwd=folder, env=env, capture_output=True, text=True)
 
 
@@ -41,6 +43,17 @@ def test_own_method_runs_from_outside_the_checkout(user_folder):
     records = [json.loads(line) for line in lines]
     assert len(records) == 8 and len({r["index"] for r in records}) == 8
     assert {r["phase"] for r in records} >= {"explore", "exploit"}
+
+
+def test_own_method_is_tuned_with_the_protocol(user_folder):
+    """harness.tune_methods finds the method (and its `tuning:` block) through the search path, also in its
+    worker processes, and scores the defaults as the first candidate."""
+    tune = harness("tune_methods", user_folder, "methods=[greedy_neighbour]", "budget=2", "folds=2", "trials=3",
+                   "n_jobs=2", f"out={user_folder / 'tuned'}")
+    assert tune.returncode == 0, tune.stderr
+    record = OmegaConf.to_container(OmegaConf.load(user_folder / "tuned" / "sim-v1" / "greedy_neighbour.yaml"))
+    assert record["method"] == "greedy_neighbour" and set(record["values"]) == {"searcher.step"}
+    assert len(record["trials"]) == 2 and record["trials"][0]["values"] == {"searcher.step": 1}
 
 
 @pytest.mark.slow

@@ -3,6 +3,7 @@ with Syne Tune's own reader and holds the same values (as float32); nothing is e
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -75,3 +76,16 @@ def test_command_line_exports_a_shipped_set(tmp_path):
     table = pd.read_csv(tmp_path / "out" / "measured-cpu.csv")
     assert set(table["model"]) == set(TraceSet(ROOT / "traces" / "measured-cpu").models)
     assert np.isfinite(table["objective"]).all()
+
+
+def test_the_harness_imports_no_method_package():
+    """The harness sits below the methods: no module under harness/ imports baselines, falcon or examples (the
+    Syne Tune export takes its serialisation from syne_tune itself)."""
+    methods = ("baselines", "falcon", "examples")
+    offenders = []
+    for path in sorted((ROOT / "harness").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                     [node.module or ""] if isinstance(node, ast.ImportFrom) and node.level == 0 else [])
+            offenders += [f"{path.relative_to(ROOT)}: {n}" for n in names if n.split(".")[0] in methods]
+    assert not offenders

@@ -8,6 +8,7 @@ import dataclasses
 import io
 import pathlib
 import sys
+import tempfile
 
 import numpy as np
 import pandas as pd
@@ -41,20 +42,34 @@ def sim():
 def no_file_access(monkeypatch):
     """Every way this project reads a file raises while the fixture is active, for any file outside the Python
     installation and package metadata (libraries read it: importlib.metadata's entry points, which sklearn's input
-    checks reach through narwhals) and the kernel's views of the process (/proc,
-    /sys: threadpoolctl reads /proc/self/maps to find BLAS). Table readers raise for every file."""
+    checks reach through narwhals), the kernel's views of the process (/proc, /sys: threadpoolctl reads
+    /proc/self/maps to find BLAS) and a folder the searcher itself created with `tempfile` while the fixture is
+    active (SMAC cannot be built without writing its scenario into an output folder, and smac_hpo gives it a fresh
+    temporary one: a new empty folder holds nothing the searcher did not put there). Table readers raise for every
+    file, and any path under the shipped traces or the configs raises always."""
     allowed = tuple(str(pathlib.Path(p).resolve()) + "/" for p in {sys.prefix, sys.base_prefix}) + ("/proc/", "/sys/")
+    forbidden = tuple(str(p.resolve()) + "/" for p in (TRACES_DIR, CONF_DIR))
+    scratch: list[str] = []  # folders made by tempfile.mkdtemp since the fixture started
+    real_mkdtemp = tempfile.mkdtemp
+
+    def mkdtemp(*args, **kwargs):
+        made = real_mkdtemp(*args, **kwargs)
+        scratch.append(str(pathlib.Path(made).resolve()) + "/")
+        return made
 
     def refuse(name, real=None):
         def spy(*args, **kwargs):
             if real is not None and args and isinstance(args[0], int):
                 return real(*args, **kwargs)  # an open file descriptor (joblib's pipes), not a file path
             path = str(pathlib.Path(str(args[0])).resolve()) if args else ""
-            if real is not None and (path.startswith(allowed) or any(part.endswith((".egg-info", ".dist-info"))
-                                                                     for part in pathlib.Path(path).parts)):
-                return real(*args, **kwargs)  # installation metadata (an editable install keeps it in the checkout)
+            if real is not None and not path.startswith(forbidden) and (
+                    path.startswith(allowed + tuple(scratch))
+                    or any(part.endswith((".egg-info", ".dist-info")) for part in pathlib.Path(path).parts)):
+                return real(*args, **kwargs)  # metadata: an editable install keeps it in the checkout
             raise AssertionError(f"a searcher read a file through {name}: {args[:1]}")
         return spy
+
+    monkeypatch.setattr(tempfile, "mkdtemp", mkdtemp)
 
     for owner, attr in [(builtins, "open"), (io, "open"), (pathlib.Path, "open"), (pathlib.Path, "read_text"),
                         (pathlib.Path, "read_bytes")]:
@@ -108,6 +123,16 @@ def test_the_spy_catches_a_trace_read(no_file_access):
         TraceSet(SIM)  # reads the manifest
     with pytest.raises(AssertionError, match="read_parquet"):
         pd.read_parquet(SIM / TARGET / "measurements.parquet")
+
+
+def test_the_spy_allows_only_a_temporary_folder_made_under_it(tmp_path, request):
+    (tmp_path / "before.txt").write_bytes(b"")  # made before the spy: not a searcher's own folder
+    request.getfixturevalue("no_file_access")
+    with pytest.raises(AssertionError, match="read a file"):
+        open(tmp_path / "before.txt").close()
+    with tempfile.TemporaryDirectory() as own:
+        (pathlib.Path(own) / "scenario.json").write_text("{}")
+        assert (pathlib.Path(own) / "scenario.json").read_text() == "{}"
 
 
 def test_abilities_are_declared_by_class():
