@@ -35,6 +35,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import to_absolute_path
 from omegaconf import MISSING, DictConfig, OmegaConf
 
+from harness.paths import trace_set_path
 from harness.results import atomic_write_text
 from harness.run import compose_run, fit_searcher, make_searcher
 from harness.search import TransferSearcher, run_search
@@ -189,7 +190,7 @@ def check(methods: list[str], overrides: list[str], protocol: Protocol) -> None:
 def tune_method(method: str, overrides: list[str], protocol: Protocol, n_jobs: int = 1) -> dict:
     """Tune one method; returns the record that `write_record` stores."""
     base = compose_run([f"method={method}", *overrides])
-    traces = TraceSet(to_absolute_path(base.traces.path))
+    traces = TraceSet(trace_set_path(base.traces.path))  # shipped sets are found from any folder
     sources = list(base.split.source)
     protocol.check(len(sources))
     params = params_of(base.method)
