@@ -74,8 +74,7 @@ def _now() -> str:
 def knowledge_set(ref: str) -> TraceSet:
     """The knowledge trace set: a name of conf/traces/ (its `path`), or a trace set folder."""
     named = CONF_DIR / "traces" / f"{ref}.yaml"
-    path = trace_set_path(OmegaConf.load(named).path if "/" not in ref and named.is_file()
-                          else to_absolute_path(ref))
+    path = trace_set_path(OmegaConf.load(named).path if "/" not in ref and named.is_file() else ref)
     if not (path / MANIFEST).is_file():
         known = sorted(p.stem for p in (CONF_DIR / "traces").glob("*.yaml"))
         raise TuneError(f"knowledge={ref!r} is neither a trace set of conf/traces ({', '.join(known)}) nor a "
@@ -233,10 +232,12 @@ class Tune:
             return
         foreign = sorted(entries - OWN_ENTRIES)
         records = Journal(out / JOURNAL_FILE).read(repair=False) if JOURNAL_FILE in entries else []
-        if foreign or not records or records[0].get("tool") != TOOL:
+        if foreign or (records and records[0].get("tool") != TOOL) or (not records and TUNE_FILE in entries):
             shown = foreign[:3] or sorted(entries)[:3]
             raise TuneError(f"out={out} is not empty and is not a tune's folder (it holds {shown}): use a new or "
                             "empty folder")
+        if not records:  # a tune stopped before its journal's header was written
+            return
         changed = differences(records[0]["identity"], self.identity)
         if changed:
             raise TuneError(f"out={out} holds a tune made under other settings ({'; '.join(changed)}): use "
