@@ -113,7 +113,7 @@ def collect_price() -> Dict[str, Any]:
 class TuneConf:
     backend: str = "cpu"
     model: str = MISSING
-    space: str = "cpu_local"
+    space: Dict[str, Any] = MISSING  # a file of conf/space/ (a config group)
     knowledge: str = MISSING
     method: MethodConf = MISSING
     trials: int = 8

@@ -40,7 +40,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 from tqdm import tqdm
 
-from harness.collect.__main__ import settings_of, space_of
+from harness.collect.__main__ import settings_of
 from harness.collect.backends import Backend, make_backend, software
 from harness.collect.collector import (MEASURED_FIELDS, Settings, measure_configuration, measurement_rows,
                                        profile_rows)
@@ -176,7 +176,7 @@ class Tune:
             self.target = resolve(str(cfg.model))[0].name
         except ValueError as e:
             raise TuneError(f"model={cfg.model}: {e}") from None
-        self.space = space_of(cfg)
+        self.space = SearchSpace.from_dict(OmegaConf.to_container(cfg.space, resolve=True))
         if cfg.trials > len(self.space):
             raise ConfigError(f"trials={cfg.trials}: must be at most {len(self.space)}, the number of "
                               f"configurations of space {self.space.name!r}")
@@ -184,7 +184,7 @@ class Tune:
         differ = space_differences(self.space, self.traces.space)
         if differ:
             raise TuneError(f"knowledge set {self.traces.name!r} is over another space than space="
-                            f"{cfg.space}: {'; '.join(differ)}")
+                            f"{self.space.name}: {'; '.join(differ)}")
         self.sources = [m for m in self.traces.models if m != self.target]
         if not self.sources:
             raise TuneError(f"knowledge set {self.traces.name!r} holds only the target model {self.target!r}: "
