@@ -163,7 +163,9 @@ def test_tune_json_records_trials_slo_and_provenance(tmp_path, tiny_models, stan
     assert summary["measuring_minutes"] == pytest.approx(sum(t["wall_s"] for t in summary["trials"]) / 60)
     printed = capsys.readouterr().out
     assert "recommendation: cpu_cores=1 batch_size=" in printed and "4 trials" in printed
-    assert sum(line.split()[0].isdigit() for line in printed.splitlines()) == 4  # one table row per trial
+    rows = [line for line in printed.splitlines() if re.match(r"\s+\d+  cpu_cores=1 batch_size=\d+ ", line)]
+    assert len(rows) == 4 and all(("yes" if t["slo_met"] else "no: latency_p99_ms") in row
+                                  for t, row in zip(summary["trials"], rows))  # one table row per trial
     journal = Journal(out / "journal.jsonl").read()
     assert journal[0]["kind"] == "header" and journal[0]["identity"] == summary["identity"]
     assert [r["index"] for r in journal if r["kind"] == "config"] == [t["index"] for t in summary["trials"]]
