@@ -267,6 +267,7 @@ class Tune:
         try:
             self._check_out()  # again under the lock: another tuner may have started it meanwhile
             (self.out / ".gitignore").write_text("*\n")
+            (self.out / WORK_DIR).mkdir(exist_ok=True)
             return self._run(Journal(self.out / JOURNAL_FILE))
         finally:
             lock.__exit__(None, None, None)
