@@ -12,17 +12,19 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from harness import cli
 from harness import tune as tune_module
 from harness.collect.backends import make_backend
 from harness.collect.collector import Settings, measure_configuration
 from harness.collect.journal import CollectError, CollectLock, Journal
-from harness.config import ConfigError
+from harness.config import ConfigError, TuneConf
 from harness.constraints import ConstraintError
 from harness.run import JobError
 from harness.space import Knob, SearchSpace, load_space
@@ -38,6 +40,11 @@ FAST = Settings(reps=2, warmup_s=0.05, measure_s=0.05, min_batches=2, profile_ba
 FAST_OVERRIDES = [f"settings.{k}={v}" for k, v in FAST.__dict__.items()]
 PRICE = {"per_core_usd_per_h": 0.05, "source": "test"}
 METHODS = ["random", "source_best", "ernest", "vesta", "heterbo", "morphling", "falcon", "gp_bo", "optuna_tpe"]
+
+
+def tiny_env() -> dict:
+    """The environment of a tuner or collector process that can import the tiny models."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(TINY_MODELS), os.environ.get("PYTHONPATH")]))}
 
 
 @pytest.fixture
@@ -273,20 +280,24 @@ def test_knowledge_is_a_shipped_set_name_or_a_folder(tmp_path):
         tune_module.knowledge_set("nope")
 
 
-def run_tune_cli(*args: str, cwd=ROOT, **kwargs) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(TINY_MODELS),
-                                                                     os.environ.get("PYTHONPATH")]))}
-    return subprocess.run([sys.executable, "-m", "harness.tune", *args], cwd=cwd, capture_output=True, text=True,
-                          env=env, timeout=600, **kwargs)
+def run_tune_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "harness.tune", *args], cwd=ROOT, capture_output=True, text=True,
+                          env=tiny_env(), timeout=600)
 
 
-def test_help_and_cfg_job_document_every_key():
-    from dataclasses import fields
+def app_output(monkeypatch, capsys, *args: str) -> str:
+    """What `falcon-bench tune ARGS` prints (Hydra's --help and --cfg job), run in this process."""
+    monkeypatch.setattr(sys, "argv", ["falcon-bench"])
+    try:
+        cli.main(["tune", *args])
+    except SystemExit as e:
+        assert e.code in (0, None)
+    return capsys.readouterr().out
 
-    from harness.config import TuneConf
 
-    help_text = run_tune_cli("--help").stdout
-    job = run_tune_cli("--cfg", "job").stdout
+def test_help_and_cfg_job_document_every_key(monkeypatch, capsys):
+    help_text = app_output(monkeypatch, capsys, "--help")
+    job = app_output(monkeypatch, capsys, "--cfg", "job")
     keys = [f.name for f in fields(TuneConf) if f.name != "constraints"]  # its keys are listed one by one
     keys += [f"constraints.{k}" for k in ("latency_p99_ms", "min_rps", "max_usd_per_h")]
     keys += [f"settings.{k}" for k in FAST.__dict__] + ["price.per_core_usd_per_h", "price.gpu_usd_per_h"]
@@ -314,11 +325,17 @@ def test_the_command_line_refuses_with_one_line(tmp_path, extra, message):
 
 @pytest.mark.slow
 def test_sigkill_after_the_second_trial_then_restart_measures_every_configuration_once(tmp_path):
-    """A real tune (real workers) killed with SIGKILL once its second trial is journaled, then started again."""
-    knowledge, out = knowledge_set(tmp_path / "k"), tmp_path / "t"
-    args = overrides(knowledge, out, "method=falcon", "trials=4")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(TINY_MODELS), os.environ.get("PYTHONPATH")]))}
-    proc = subprocess.Popen([sys.executable, "-m", "harness.tune", *args], cwd=ROOT, env=env,
+    """The user's measured path of docs/tune.md, with real workers throughout: a source model collected with
+    harness.collect over the space, then a tune of another model (one that runs out of memory at batch 4 and
+    crashes at batch 8) killed with SIGKILL once its second trial is journaled, and started again."""
+    knowledge = tmp_path / "my-knowledge"
+    collect = subprocess.run([sys.executable, "-m", "harness.collect", "backend=cpu", "model=tiny_models:TINY",
+                              f"space={SPACE_FILE}", f"out={knowledge}", "progress=false", *FAST_OVERRIDES],
+                             cwd=ROOT, env=tiny_env(), capture_output=True, text=True, timeout=600)
+    assert collect.returncode == 0, collect.stderr
+    out = tmp_path / "tune"
+    args = overrides(knowledge, out, "model=tiny_models:FRAGILE", "method=falcon", "trials=4")
+    proc = subprocess.Popen([sys.executable, "-m", "harness.tune", *args], cwd=ROOT, env=tiny_env(),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and proc.poll() is None:
@@ -329,39 +346,22 @@ def test_sigkill_after_the_second_trial_then_restart_measures_every_configuratio
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     proc.stderr.close()
-    killed_at = len(config_records(out))
-    assert 2 <= killed_at < 4
+    assert 2 <= len(config_records(out)) < 4
 
     done = run_tune_cli(*args)
     assert done.returncode == 0, done.stderr
     records = config_records(out)
     assert sorted(r["index"] for r in records) == [0, 1, 2, 3]  # every configuration measured exactly once
     assert [r["trial"] for r in records] == [1, 2, 3, 4]
-    summary = json.loads((out / "tune.json").read_text())
-    assert [t["index"] for t in summary["trials"]] == [r["index"] for r in records] and summary["finished"]
     assert sum(r["kind"] == "session" for r in Journal(out / "journal.jsonl").read()) == 2
     assert "(journal)" in done.stdout and "recommendation:" in done.stdout
-
-
-@pytest.mark.slow
-def test_the_users_path_collect_sources_then_tune_a_new_model(tmp_path):
-    """docs/tune.md: measure a source model with harness.collect over one's own space, then tune another model
-    (here one that runs out of memory at batch 4 and crashes at batch 8) against that knowledge."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(TINY_MODELS), os.environ.get("PYTHONPATH")]))}
-    knowledge = tmp_path / "my-knowledge"
-    collect = subprocess.run([sys.executable, "-m", "harness.collect", "backend=cpu", "model=tiny_models:TINY",
-                              f"space={SPACE_FILE}", f"out={knowledge}", "progress=false", *FAST_OVERRIDES],
-                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
-    assert collect.returncode == 0, collect.stderr
-    out = tmp_path / "tune"
-    done = run_tune_cli(*overrides(knowledge, out, "model=tiny_models:FRAGILE", "method=falcon", "trials=4"))
-    assert done.returncode == 0, done.stderr
     summary = json.loads((out / "tune.json").read_text())
+    assert [t["index"] for t in summary["trials"]] == [r["index"] for r in records] and summary["finished"]
+    assert summary["knowledge"]["sources"] == ["tiny-mlp"]
     by_batch = {t["config"]["batch_size"]: t for t in summary["trials"]}
     assert {b: t["feasible"] for b, t in by_batch.items()} == {1: True, 2: True, 4: False, 8: False}
     assert by_batch[8]["reason"].startswith("worker crashed") and by_batch[4]["objective"] == 0
     assert summary["recommendation"]["config"]["batch_size"] in (1, 2)
-    assert summary["knowledge"]["sources"] == ["tiny-mlp"]
 
 
 @pytest.mark.slow
