@@ -365,16 +365,16 @@ def test_sigkill_after_the_second_trial_then_restart_measures_every_configuratio
 
 
 @pytest.mark.slow
-def test_the_users_path_simulate_sources_over_their_space_then_tune(tmp_path):
-    """docs/tune.md: simulate zoo models over one's own CPU space (sim-v2), then tune a model against them."""
-    knowledge = tmp_path / "sim-cpu"
-    sim = subprocess.run([sys.executable, "-m", "harness.simulate", "space=cpu_local", "models=[resnet-18,gru]",
-                          f"out={knowledge}", "name=sim-cpu"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+def test_the_users_path_simulate_sources_over_their_own_space_then_tune(tmp_path):
+    """docs/tune.md: simulate zoo models over one's own space (a conf folder of one's own on Hydra's search
+    path, sim-v2's CPU-only serving), then tune a model against them."""
+    knowledge, own_conf = tmp_path / "sim-tiny", f"hydra.searchpath=[file://{TUNE_CONF}]"
+    sim = subprocess.run([sys.executable, "-m", "harness.simulate", "space=tiny", own_conf, "models=[resnet-18,gru]",
+                          f"out={knowledge}", "name=sim-tiny"], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert sim.returncode == 0, sim.stderr
+    assert TraceSet(knowledge).space == SPACE
     out = tmp_path / "tune"
-    done = run_tune_cli("backend=cpu", "model=tiny_models:TINY", "space=cpu_local", f"knowledge={knowledge}",
-                        f"out={out}", "method=falcon", "trials=2", "progress=false", *FAST_OVERRIDES,
-                        "constraints.latency_p99_ms=10000")
+    done = run_tune_cli(*overrides(knowledge, out, "method=falcon", "constraints.latency_p99_ms=10000"))
     assert done.returncode == 0, done.stderr
     summary = json.loads((out / "tune.json").read_text())
     assert summary["knowledge"]["sources"] == ["gru", "resnet-18"] and len(summary["trials"]) == 2
