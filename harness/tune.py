@@ -27,7 +27,7 @@ import math
 import os
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -172,6 +172,11 @@ class Tune:
         self.cfg = cfg
         self.constraints = Constraints.from_config(OmegaConf.to_container(cfg.constraints, resolve=True))
         self.settings: Settings = settings_of(cfg)
+        for f in fields(Settings):  # the presets are plain YAML: the types are checked here, before measuring
+            value, kind = getattr(self.settings, f.name), type(f.default)
+            if isinstance(value, bool) or not isinstance(value, (int, float) if kind is float else kind):
+                allowed = "a number" if kind is float else kind.__name__
+                raise ConfigError(f"settings.{f.name}={value!r}: must be {allowed}")
         try:
             self.target = resolve(str(cfg.model))[0].name
         except ValueError as e:
