@@ -1,11 +1,10 @@
 """Typed schemas of the run, sweep, report and tune apps, and the one-line checks of their values.
 
 The dataclasses are registered in Hydra's ConfigStore and named in each app's defaults list (`conf/run.yaml`,
-`conf/sweep.yaml`, `conf/report.yaml`, `conf/make_inventories.yaml`, `conf/tune.yaml`), so OmegaConf refuses a
-value of the wrong type (`trials=abc`, `trials=2.5`, `seed=abc`, `methods=random`) while composing, before the
-app starts. The tune app's `settings` group is the collector's presets (conf/collect/settings/). The
-value rules that a type cannot say (`trials >= 1`, `seed >= 0`, ...) are checked by `check_run`, `check_sweep`
-and `check_report`, each refusing with one line that names the key and what is allowed.
+`conf/sweep.yaml`, `conf/report.yaml`, `conf/make_inventories.yaml`, `conf/tune/tune.yaml`), so OmegaConf refuses
+a value of the wrong type (`trials=abc`, `trials=2.5`, `seed=abc`, `methods=random`) while composing, before the
+app starts. The value rules that a type cannot say (`trials >= 1`, `seed >= 0`, ...) are checked by `check_run`,
+`check_sweep` and `check_report`, each refusing with one line that names the key and what is allowed.
 
 Entry points run their work under `one_line_errors`, which prints a project error as one line (no traceback) and
 exits non-zero.
@@ -137,8 +136,6 @@ def register() -> None:
     store.store(name="report_schema", node=ReportConf)
     store.store(name="make_inventories_schema", node=MakeInventoriesConf)
     store.store(name="tune_schema", node=TuneConf)
-    for preset in sorted((CONF_DIR / "collect" / "settings").glob("*.yaml")):  # the collector's, for the tuner
-        store.store(group="settings", name=preset.stem, node=OmegaConf.load(preset))
 
 
 register()

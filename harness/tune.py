@@ -377,7 +377,7 @@ ERRORS = (TuneError, JobError, ConstraintError, CollectError)
 
 def compose_tune(overrides: list[str]) -> DictConfig:
     """The config exactly as `python -m harness.tune OVERRIDES` composes it."""
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(CONF_DIR / "tune"), version_base="1.3"):
         return compose("tune", overrides=overrides)
 
 
@@ -388,7 +388,7 @@ def one_line(error: BaseException) -> str:
     return " ".join(text.split())
 
 
-@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="tune")
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR / "tune"), config_name="tune")
 def hydra_main(cfg: DictConfig) -> None:
     with one_line_errors("tune", ERRORS):
         Tune(cfg).run()
