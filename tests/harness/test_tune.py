@@ -39,7 +39,8 @@ TUNE_CONF = Path(__file__).resolve().parent / "tune_conf"  # the same space as s
 FAST = Settings(reps=2, warmup_s=0.05, measure_s=0.05, min_batches=2, profile_batches=1, timeout_s=120)
 FAST_OVERRIDES = [f"settings.{k}={v}" for k, v in FAST.__dict__.items()]
 PRICE = {"per_core_usd_per_h": 0.05, "source": "test"}
-METHODS = ["random", "source_best", "ernest", "vesta", "heterbo", "morphling", "falcon", "gp_bo", "optuna_tpe"]
+METHODS = ["random", "source_best", "ernest", "vesta", "heterbo", "morphling", "falcon", "falcon_plus", "gp_bo",
+           "optuna_tpe"]
 
 
 def tiny_env() -> dict:
