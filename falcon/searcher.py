@@ -25,6 +25,11 @@ target's scale) as its prior mean. If no KOP has a tree (no operator profile, or
 the search is GP-BO over the whole space with the sources' mean normalised objective as its prior. With
 `target_value` set, the search stops once a trial reaches it: the recommendation is frozen and later asks (the
 harness asks for every trial of the budget) follow the prior.
+
+Under a service-level objective the paper (as ../shared/PAPER.md restates it) describes no SLO handling of its
+own, so Falcon follows the harness's generic rule: a trial that misses the SLO is told as objective 0 (its trees'
+region values and the GP then see it as a bad configuration), the recommendation is the best trial told, and
+`target_value` stops the search only at a trial that meets the SLO.
 """
 
 from __future__ import annotations
@@ -209,7 +214,7 @@ class FalconSearcher(StatefulSearcher):
         super().tell(obs)
         if self.kops_ is None:
             self._identify_kops(obs)
-        if (self.target_value is not None and self.stopped_at_ is None and obs.feasible
+        if (self.target_value is not None and self.stopped_at_ is None and obs.feasible and obs.slo_met
                 and obs.objective >= self.target_value):
             self.stopped_at_ = obs.index
 

@@ -2,17 +2,24 @@
 
     python -m harness.run method=random target=vgg16 seed=0 trials=30 results_dir=results
 
+    python -m harness.run method=falcon target=vgg16 constraints.latency_p99_ms=250      # under an SLO
+    python -m harness.run method=falcon target=vgg16 constraints.latency_p99_percentile=50
+
 Each job writes `<results_dir>/<trace set>/<method>/<target>/seed=<n>/`. A job is identified by
 `job_identity`: everything that determines its records. A finished job is skipped when run again under the same
 identity; under another identity it is refused with what differs (`rerun=true` redoes it). Values are checked
-(`harness.config`) and the searcher is built before anything is written.
+(`harness.config`) and the searcher is built before anything is written. Under `constraints` (the SLO), the job's
+limits are resolved for its target (`job_slo`: a latency percentile becomes a limit in ms) and checked against its
+trace before any work: a trace without a field a limit reads, or on which no configuration meets them, is refused.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import hydra
@@ -22,9 +29,10 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate, to_absolute_path
 from omegaconf import DictConfig, OmegaConf
 
-from harness.config import ConfigError, check_run, one_line_errors
+from harness.config import ConfigError, check_constraints, check_run, checked_entry_point, one_line_errors
+from harness.constraints import Constraints
 from harness.knowledge import code_version, select_knowledge
-from harness.oracle import TRIAL_MINUTES
+from harness.oracle import TRIAL_MINUTES, Scorer, percentile_limit
 from harness.paths import CONF_DIR, trace_set_path
 from harness.results import (ResultsError, atomic_write_text, differences, job_dir, read_job, trace_location,
                              write_job)
@@ -80,19 +88,54 @@ def fit_searcher(searcher: TransferSearcher, cfg: DictConfig, traces: TraceSet, 
     searcher.set_state(state)
 
 
-def job_identity(cfg: DictConfig, traces: TraceSet) -> dict:
+@dataclass(frozen=True)
+class JobSLO:
+    """A job's constraints resolved for its target: the limits the search runs under, the latency percentile they
+    came from (None: set directly), and the share of the target's feasible configurations they rule out."""
+
+    constraints: Constraints
+    latency_p99_percentile: float | None
+    ruled_out: float
+
+    def to_dict(self) -> dict:
+        return {"constraints": self.constraints.to_dict(), "latency_p99_percentile": self.latency_p99_percentile,
+                "ruled_out": round(self.ruled_out, 6)}
+
+
+def job_slo(cfg: DictConfig, traces: TraceSet) -> JobSLO:
+    """The job's constraints resolved on its target's trace, which must be able to judge them and have at least one
+    configuration that meets them (ConstraintError otherwise)."""
+    limits, percentile = check_constraints(cfg.constraints)
+    if not limits.active and percentile is None:
+        return JobSLO(limits, None, 0.0)
+    return _resolved_slo(str(traces.path), traces.digest(), cfg.target, limits, percentile)
+
+
+@functools.lru_cache(maxsize=256)  # a sweep checks every (method, seed) job of a target: resolve it once
+def _resolved_slo(path: str, digest: str, target: str, limits: Constraints, percentile: float | None) -> JobSLO:
+    trace = TraceSet(path).load(target)
+    if percentile is not None:
+        limits = Constraints(**{**limits.to_dict(), "latency_p99_ms": percentile_limit(trace, percentile)})
+    return JobSLO(limits, percentile, Scorer(trace, limits).ruled_out)
+
+
+def job_identity(cfg: DictConfig, traces: TraceSet, slo: JobSLO) -> dict:
     """Everything that determines a job's records; two runs are the same job exactly when these are equal.
 
     The method config is taken as composed but unresolved: its interpolations (`${target}`, `${traces.path}`)
     name keys that are themselves part of the identity (the trace set by its digest, not its path, so the same
-    job run from another folder is still the same job). A key that comes to determine records (e.g. a
-    `constraints` block) joins the identity by being listed here.
+    job run from another folder is still the same job). The resolved constraints join it when any is set (an
+    unconstrained job keeps the identity it had before constraints existed).
     """
-    return {"method": OmegaConf.to_container(cfg.method, resolve=False),
-            "trace_set_digest": traces.digest(),
-            "split": {"name": cfg.split.name, "source": list(cfg.split.source)},
-            "target": cfg.target, "seed": cfg.seed, "trials": cfg.trials,
-            "oracle": {"trial_minutes": TRIAL_MINUTES}}
+    identity = {"method": OmegaConf.to_container(cfg.method, resolve=False),
+                "trace_set_digest": traces.digest(),
+                "split": {"name": cfg.split.name, "source": list(cfg.split.source)},
+                "target": cfg.target, "seed": cfg.seed, "trials": cfg.trials,
+                "oracle": {"trial_minutes": TRIAL_MINUTES}}
+    if slo.constraints.active:
+        identity["constraints"] = {**slo.constraints.to_dict(),
+                                   "latency_p99_percentile": slo.latency_p99_percentile}
+    return identity
 
 
 def identity_changes(job: dict, identity: dict) -> list[str]:
@@ -129,7 +172,8 @@ def make_searcher(cfg: DictConfig) -> Searcher:
 
 
 def check_job(cfg: DictConfig) -> tuple[TraceSet, Path, dict]:
-    """The job's trace set, folder and identity, once its values, target and trial count are checked."""
+    """The job's trace set, folder and identity, once its values, target, trial count and constraints are
+    checked."""
     check_run(cfg)
     traces = TraceSet(trace_set_path(cfg.traces.path))
     if cfg.target not in traces.models:
@@ -143,7 +187,7 @@ def check_job(cfg: DictConfig) -> tuple[TraceSet, Path, dict]:
         except TunedError as e:
             raise JobError(str(e)) from None
     folder = job_dir(to_absolute_path(cfg.results_dir), traces.name, cfg.method.name, cfg.target, cfg.seed)
-    return traces, folder, job_identity(cfg, traces)
+    return traces, folder, job_identity(cfg, traces, job_slo(cfg, traces))
 
 
 def run_job(cfg: DictConfig) -> Path:
@@ -156,10 +200,14 @@ def run_job(cfg: DictConfig) -> Path:
     searcher = make_searcher(cfg)
     if isinstance(searcher, TransferSearcher):
         fit_searcher(searcher, cfg, traces, Path(to_absolute_path(cfg.results_dir)) / ".fits")
-    records = [r.to_dict() for r in run_search(searcher, traces.load(cfg.target), cfg.seed, cfg.trials)]
+    slo = job_slo(cfg, traces)
+    records = [r.to_dict() for r in run_search(searcher, traces.load(cfg.target), cfg.seed, cfg.trials,
+                                               slo.constraints)]
     job = {**trace_location(traces, folder), "method": cfg.method.name, "target": cfg.target, "seed": cfg.seed,
            "trials": cfg.trials, "split": cfg.split.name, "identity": identity,
            "method_config": OmegaConf.to_container(cfg.method, resolve=True)}
+    if slo.constraints.active:
+        job["slo"] = slo.to_dict()
     write_job(folder, records, job)
     if cfg.verbose:
         print(f"{cfg.method.name} on {cfg.target} seed={cfg.seed}: accuracy {records[-1]['accuracy']:.3f} "
@@ -181,10 +229,12 @@ def compose_run(overrides: list[str]) -> DictConfig:
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="run")
-def main(cfg: DictConfig) -> None:
+def hydra_main(cfg: DictConfig) -> None:
     with one_line_errors("run", (JobError, ResultsError)):
         run_job(cfg)
 
+
+main = checked_entry_point("run", hydra_main)
 
 if __name__ == "__main__":
     main()
