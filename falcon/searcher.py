@@ -29,7 +29,9 @@ harness asks for every trial of the budget) follow the prior.
 Under a service-level objective the paper (as ../shared/PAPER.md restates it) describes no SLO handling of its
 own, so Falcon follows the harness's generic rule: a trial that misses the SLO is told as objective 0 (its trees'
 region values and the GP then see it as a bad configuration), the recommendation is the best trial told, and
-`target_value` stops the search only at a trial that meets the SLO.
+`target_value` stops the search only at a trial that meets the SLO. One guard follows from the rule: a trial that
+missed the SLO never counts as an improvement (v_j >= v_{j-1} holds for two misses, 0 >= 0, and would keep the
+search exploiting the region of the first miss), so a miss always moves the search on to explore.
 """
 
 from __future__ import annotations
@@ -181,7 +183,9 @@ class FalconSearcher(StatefulSearcher):
             self.phase_ = "stopped"
             candidates = np.flatnonzero(open_mask)
             return self.space_.config(int(candidates[np.argmax(prior[candidates])]))
-        if self.exploit_rule == "paper":
+        if not self.history_[-1].slo_met:
+            improved = False  # a trial that missed the SLO is no improvement, even where it ties an earlier 0
+        elif self.exploit_rule == "paper":
             improved = len(observed) >= 2 and observed[-1] >= observed[-2]
         else:
             improved = len(observed) >= 3 and observed[-1] >= observed[:-1].max()

@@ -210,7 +210,8 @@ def run_job(cfg: DictConfig) -> Path:
         job["slo"] = slo.to_dict()
     write_job(folder, records, job)
     if cfg.verbose:
-        print(f"{cfg.method.name} on {cfg.target} seed={cfg.seed}: accuracy {records[-1]['accuracy']:.3f} "
+        under = f" under {slo.constraints}" if slo.constraints.active else ""
+        print(f"{cfg.method.name} on {cfg.target} seed={cfg.seed}{under}: accuracy {records[-1]['accuracy']:.3f} "
               f"after {len(records)} trials -> {folder}")
     return folder
 
