@@ -132,7 +132,7 @@ def run_study(cfg: DictConfig) -> Path:
         raise WorldError(f"worlds {unknown} are not defined under `available`: {list(cfg.available)}")
     started = time.perf_counter()
     # the study's constraints (an SLO scenario) apply on every world, resolved per target as in a run
-    constraint_overrides = [f"constraints.{k}={v}" for k, v in cfg.constraints.items() if v is not None]
+    constraint_overrides = [f"constraints.{k}={v}" for k, v in (cfg.get("constraints") or {}).items() if v is not None]
     worlds, tuned = [], {}
     for name in cfg.worlds:
         world = resolve(name, cfg.available[name], cache_dir, int(cfg.trials))

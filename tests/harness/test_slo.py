@@ -106,8 +106,8 @@ def test_the_oracle_judges_each_repetition_and_the_scorer_the_mean():
     assert missed.objective == 0.0 and missed.feasible and missed.slo_misses == ("latency_p99_ms 60 > 50",)
     assert missed.metrics["rps"] == 400.0  # what was measured is kept
     assert all(seen[v].objective == 4.0 and seen[v].slo_met for v in (40.0, 45.0))
-    scorer = Scorer(trace, LIMIT)
-    assert scorer.slo_met[SPACE.index({"cores": 1, "batch": 4})] and scorer.true_objective({"cores": 1, "batch": 4}) == 4
+    scorer, near_the_limit = Scorer(trace, LIMIT), {"cores": 1, "batch": 4}
+    assert scorer.slo_met[SPACE.index(near_the_limit)] and scorer.true_objective(near_the_limit) == 4
     assert Oracle(trace, seed=0).trial({"cores": 1, "batch": 16}).slo_misses == ()  # no constraints, no misses
 
 
@@ -255,3 +255,19 @@ def test_the_report_adds_an_slo_section_from_the_constrained_runs(tmp_path):
     assert json.loads((tmp_path / "out" / "summary.json").read_text()).keys() == {"random", "source_best"}
     with pytest.raises(ResultsError, match="slo_results_dir holds runs without constraints"):
         report(main, tmp_path / "out2", path_knobs=("cpu_cores", "batch_size"), slo_results_dir=main)
+
+
+def test_the_worlds_study_runs_every_world_under_its_constraints(tmp_path):
+    from omegaconf import OmegaConf
+
+    from harness.worlds import run_study
+
+    cfg = OmegaConf.load(CONF_DIR / "worlds.yaml")
+    del cfg["defaults"]
+    cfg.methods, cfg.worlds = ["random", "source_best", "ernest"], ["measured-cpu"]
+    cfg.seeds, cfg.n_jobs, cfg.tuned = 3, 1, True
+    cfg.results_dir, cfg.cache_dir = str(tmp_path / "results"), str(tmp_path / "cache")
+    cfg.constraints = {"latency_p99_percentile": 50}
+    run_study(cfg)
+    jobs = [json.loads(p.read_text()) for p in (tmp_path / "results").rglob("job.json")]
+    assert len(jobs) == 9 and all(j["slo"]["latency_p99_percentile"] == 50.0 for j in jobs)
