@@ -18,12 +18,12 @@ import numpy as np
 from sklearn.cluster import KMeans
 from sklearn.gaussian_process.kernels import Kernel
 from sklearn.svm import SVC
-from threadpoolctl import threadpool_limits
 
-from falcon.gp import expected_improvement, fit_gp
+from falcon.gp import expected_improvement, fit_gp, single_threaded
 from falcon.trees import RegionNode
 
 REFIT_LIMIT = 100  # trials after which the GP's hyperparameters stop being re-estimated
+FIT_ITERATIONS = 50  # L-BFGS iterations of one re-estimate, warm-started from the previous ask's
 
 
 def calibrate(prior: np.ndarray, observed: np.ndarray) -> tuple[float, float]:
@@ -72,7 +72,7 @@ def split_with_trials(node: RegionNode, features: np.ndarray, response: np.ndarr
     """Split a leaf into good and bad children with the target's trials in it; False if they do not separate."""
     inside = np.isin(observed_index, node.indices)
     x, y = features[observed_index[inside]], observed[inside] / scale
-    with threadpool_limits(1):
+    with single_threaded():
         labels = KMeans(n_clusters=2, n_init=3, random_state=random_state).fit_predict(np.column_stack([x, y]))
         good = labels == int(np.argmax([y[labels == k].mean() for k in (0, 1)]))
         if good.all() or not good.any():
@@ -97,9 +97,9 @@ def posterior(features: np.ndarray, prior: np.ndarray, observed_index: np.ndarra
     # a few dozen L-BFGS steps from the last search step's hyperparameters keep an ask in the tens of ms; past
     # REFIT_LIMIT trials the hyperparameters are kept (each likelihood step is cubic in the trials), so a budget
     # near the size of the space still finishes
-    max_iter = 50 if len(observed) <= REFIT_LIMIT else 0
+    max_iter = FIT_ITERATIONS if len(observed) <= REFIT_LIMIT else 0
     gp = fit_gp(features[observed_index], observed - prior[observed_index], kernel, max_iter=max_iter)
-    with threadpool_limits(1):
+    with single_threaded():
         mean, std = gp.predict(features, return_std=True)
     return mean + prior, std, gp.kernel_
 

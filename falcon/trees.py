@@ -22,9 +22,9 @@ import numpy as np
 from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.svm import SVC
-from threadpoolctl import threadpool_limits
 
 from falcon.curves import ResourceCurve
+from falcon.gp import single_threaded
 from harness.space import SearchSpace
 
 
@@ -121,7 +121,7 @@ class RegionTree:
         self.root_ = RegionNode(all_indices, float(response.mean()))
         # thread start-up costs far more than these tiny k-means and SVM fits; cells of equal value make
         # k-means warn about duplicate points, which are expected here
-        with threadpool_limits(1), warnings.catch_warnings():
+        with single_threaded(), warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             self._grow(self.root_, response, 0)
         return self

@@ -37,25 +37,29 @@ DEFAULT_DIGITS = 4
 SMALLEST_INVENTORY = INVENTORY_BATCHES[0]
 
 
-# Exact powers of ten (parsed, so correctly rounded) for `round_sig(..., exact=True)`.
+# Powers of ten, parsed (so correctly rounded, the same on every platform), for `round_sig`.
 _POW10 = np.array([float(f"1e{k}") for k in range(0, 31)])
+# sim-v1's scales 10^k for k = -30..30, as the machine that published sim-v1 computed them with numpy's vectorised
+# power: correctly rounded except 10^-5, one ulp below. A table instead of `10.0 ** k` makes sim-v1 regenerate
+# byte for byte on every CPU (with the vectorised power, 5 models came out 1 ulp apart on other CPUs).
+_V1_SCALES = np.array([float(f"1e{k}") for k in range(-30, 31)])
+_V1_SCALES[30 - 5] = np.nextafter(1e-5, 0.0)
 
 
 def round_sig(x: np.ndarray, digits: int, exact: bool = False) -> np.ndarray:
     """Round to significant digits (smaller files; far finer than the repetition noise).
 
-    `exact=False` is sim-v1's rule, kept so sim-v1 regenerates as published; it scales by `10.0 ** k` from
-    numpy's vectorised power, whose last bit can differ between CPUs and numpy builds (seen here: 5 small
-    models of sim-v1 regenerate 1 ulp apart). `exact=True` (sim-v2) scales by exactly representable powers of
-    ten, multiplying or dividing, so every platform rounds the same way."""
+    `exact=False` is sim-v1's rule, kept so sim-v1 regenerates as published: it multiplies by the scale 10^k
+    and divides by it again, with the scales of `_V1_SCALES`. `exact=True` (sim-v2) scales by exactly
+    representable powers of ten, multiplying or dividing."""
     x = np.asarray(x, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         k = digits - 1 - np.floor(np.log10(np.abs(x)))
+    finite = np.isfinite(k)
+    k = np.where(finite, np.clip(k, -30, 30), 0).astype(int)
     if not exact:
-        scale = 10.0 ** k
-        scale = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
+        scale = np.where(finite, _V1_SCALES[k + 30], 1.0)
         return np.round(x * scale) / scale
-    k = np.where(np.isfinite(k), np.clip(k, -30, 30), 0).astype(int)
     up, down = _POW10[np.maximum(k, 0)], _POW10[np.maximum(-k, 0)]
     return np.where(k >= 0, np.round(x * up) / up, np.round(x / down) * down)
 

@@ -42,6 +42,7 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 
 from harness.config import ConstraintsConf, check_constraints, checked_entry_point
 from harness.constraints import ConstraintError
+from harness.paths import CONF_DIR
 from harness.results import atomic_write_text
 from harness.run import compose_run, fit_searcher, job_slo, make_searcher
 from harness.search import TransferSearcher, run_search
@@ -257,7 +258,7 @@ def write_record(record: dict, root: Path) -> Path:
     return path
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="tune_methods")
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="tune_methods")
 def hydra_main(cfg: DictConfig) -> None:
     # the command line's traces/split choices, constraints and their overrides go to every composed run config
     overrides = [o for o in HydraConfig.get().overrides.task if o.split("=")[0].lstrip("+~").split(".")[0]

@@ -31,7 +31,7 @@ from omegaconf import DictConfig, OmegaConf
 from harness import stats
 from harness.config import checked_entry_point
 from harness.import_release import import_release
-from harness.paths import safe_name
+from harness.paths import CONF_DIR, safe_name
 from harness.report import MARKS
 from harness.results import atomic_write_text, read_jobs, records_table
 from harness.sim.opcost import PARAMS_FILE
@@ -156,7 +156,7 @@ def run_study(cfg: DictConfig) -> Path:
     return out / "summary.md"
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="worlds")
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="worlds")
 def hydra_main(cfg: DictConfig) -> None:
     try:
         path = run_study(cfg)

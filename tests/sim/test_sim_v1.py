@@ -32,10 +32,12 @@ def test_sim_v1_holds_the_paper_models_over_the_paper_space(sim_v1):
     assert trace.op_profile(int(np.argmax(trace.true_objective)))
 
 
-@pytest.mark.parametrize("set_name, model", [("sim-v1", "vgg16"), ("sim-v1", "gru"), ("sim-v2", "resnet-101"),
-                                             ("sim-v2", "bert-base")])
+@pytest.mark.parametrize("set_name, model", [("sim-v1", "vgg16"), ("sim-v1", "gru"), ("sim-v1", "ncf"),
+                                             ("sim-v2", "resnet-101"), ("sim-v2", "bert-base")])
 def test_regenerating_a_model_gives_the_committed_trace(set_name, model):
-    """Both published simulated sets regenerate from their recorded parameters (sim-v1 stays as published)."""
+    """Both published simulated sets regenerate from their recorded parameters (sim-v1 stays as published). ncf is
+    one of the five sim-v1 models whose objectives round with the scale 10^-5, which the vectorised power computed
+    one ulp apart on other CPUs (harness.simulate._V1_SCALES)."""
     traces = TraceSet(TRACES_DIR / set_name)
     info = traces.manifest["models"][model]
     sim = Simulator(OmegaConf.create(info["sim_params"]))

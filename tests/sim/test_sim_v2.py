@@ -112,8 +112,7 @@ def test_modern_gpus_are_predicted_from_their_specifications():
 
 
 def test_cpu_serving_scales_with_cores_and_batches_down_to_one():
-    """The mechanism, with a second core worth 0.8 of one (the shipped fit, 0.05, reflects an overloaded
-    machine: docs/simulator.md section 5)."""
+    """The mechanism, with a second core worth 0.8 of one (the shipped fit: 0.725)."""
     sim = v2(cpu_serving={"parallel_efficiency": 0.8})
     e = sim.simulate("resnet-18", {"cpu_cores": np.array([1, 2, 1, 1]), "batch_size": np.array([8, 8, 1, 2])})
     assert e["rps"][1] > 1.3 * e["rps"][0]
@@ -133,3 +132,13 @@ def test_cpu_only_trace_over_the_cpu_local_space():
     trace = simulate_trace(sim, "ncf", load_space("cpu_local"), 2, 0, {})
     assert set(trace.metadata["missing_fields"]) == {"gpu_mem_used_gb", "power_w"}
     assert len(trace.measurements) == 10 * 2 and trace.feasible.all()
+
+
+def test_cpu_serving_parameters_are_the_fit_to_the_shipped_measurements():
+    """conf/sim/v2.yaml's fitted CPU-serving values are what `harness.sim.calibrate mode=cpu` gives on
+    traces/measured-cpu (so the two cannot drift apart when the set is recollected)."""
+    from harness.paths import TRACES_DIR
+    from harness.sim.calibrate_v2 import fit_cpu_serving
+    params = load_sim_params(conf_file(2))
+    fitted = fit_cpu_serving(params, TRACES_DIR / "measured-cpu")["fitted_on_all"]
+    assert fitted == pytest.approx({k: params["cpu_serving"][k] for k in fitted}, rel=2e-3)
