@@ -271,3 +271,18 @@ def test_the_worlds_study_runs_every_world_under_its_constraints(tmp_path):
     run_study(cfg)
     jobs = [json.loads(p.read_text()) for p in (tmp_path / "results").rglob("job.json")]
     assert len(jobs) == 9 and all(j["slo"]["latency_p99_percentile"] == 50.0 for j in jobs)
+
+
+def test_tuning_under_constraints_scores_constrained_searches_and_needs_its_own_out():
+    from harness.tune_methods import Protocol, TuningError, check, tune_method
+
+    split = ["split.source=[resnet-152,densenet-121,wgan,dcgan]"]
+    tiny = Protocol(budget=1, folds=2, seeds=1, trials=3, seed=0)
+    scenario = [*split, "constraints.latency_p99_percentile=25"]
+    with pytest.raises(TuningError, match="tuning under constraints needs out=DIR"):
+        check(["source_best"], scenario, tiny)
+    check(["source_best"], scenario, tiny, out="elsewhere")
+    free, bound = tune_method("source_best", split, tiny), tune_method("source_best", scenario, tiny)
+    assert "constraints" not in free["protocol"]  # an unconstrained record is as it was before constraints
+    assert bound["protocol"]["constraints"]["latency_p99_percentile"] == 25.0
+    assert bound["best_objective"] < free["best_objective"]  # source_best's first picks are large batches: misses
