@@ -252,6 +252,7 @@ def test_the_report_adds_an_slo_section_from_the_constrained_runs(tmp_path):
     assert set(numbers["methods"]) == {"random", "source_best"}
     assert all(0.45 <= t["ruled_out"] <= 0.5 for t in numbers["targets"].values())
     assert 0 < numbers["methods"]["random"]["trials_missing_slo"] < 1
+    assert 0 <= numbers["methods"]["random"]["final_recommendation_scores_0"] <= 1
     assert json.loads((tmp_path / "out" / "summary.json").read_text()).keys() == {"random", "source_best"}
     with pytest.raises(ResultsError, match="slo_results_dir holds runs without constraints"):
         report(main, tmp_path / "out2", path_knobs=("cpu_cores", "batch_size"), slo_results_dir=main)
