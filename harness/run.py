@@ -9,17 +9,15 @@ Each job writes `<results_dir>/<trace set>/<method>/<target>/seed=<n>/`. A job i
 `job_identity`: everything that determines its records. A finished job is skipped when run again under the same
 identity; under another identity it is refused with what differs (`rerun=true` redoes it). Values are checked
 (`harness.config`) and the searcher is built before anything is written. Under `constraints` (the SLO), the job's
-limits are resolved for its target (`job_slo`: a latency percentile becomes a limit in ms) and checked against its
+limits are resolved for its target (`harness.slo.job_slo`: a latency percentile becomes a limit in ms) and checked against its
 trace before any work: a trace without a field a limit reads, or on which no configuration meets them, is refused.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import hydra
@@ -29,14 +27,14 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate, to_absolute_path
 from omegaconf import DictConfig, OmegaConf
 
-from harness.config import ConfigError, check_constraints, check_run, checked_entry_point, one_line_errors
-from harness.constraints import Constraints
+from harness.config import ConfigError, check_run, checked_entry_point, one_line_errors
 from harness.knowledge import code_version, select_knowledge
-from harness.oracle import TRIAL_MINUTES, Scorer, percentile_limit
+from harness.oracle import TRIAL_MINUTES
 from harness.paths import CONF_DIR, trace_set_path
 from harness.results import (ResultsError, atomic_write_text, differences, job_dir, read_job, trace_location,
                              write_job)
 from harness.search import PROTOCOLS, Searcher, StatefulSearcher, TransferSearcher, run_search
+from harness.slo import JobSLO, job_slo
 from harness.traces import TraceSet
 from harness.tuned import TunedError, apply_tuned
 
@@ -86,37 +84,6 @@ def fit_searcher(searcher: TransferSearcher, cfg: DictConfig, traces: TraceSet, 
         state = json.loads(text)
         atomic_write_text(path, text)
     searcher.set_state(state)
-
-
-@dataclass(frozen=True)
-class JobSLO:
-    """A job's constraints resolved for its target: the limits the search runs under, the latency percentile they
-    came from (None: set directly), and the share of the target's feasible configurations they rule out."""
-
-    constraints: Constraints
-    latency_p99_percentile: float | None
-    ruled_out: float
-
-    def to_dict(self) -> dict:
-        return {"constraints": self.constraints.to_dict(), "latency_p99_percentile": self.latency_p99_percentile,
-                "ruled_out": round(self.ruled_out, 6)}
-
-
-def job_slo(cfg: DictConfig, traces: TraceSet) -> JobSLO:
-    """The job's constraints resolved on its target's trace, which must be able to judge them and have at least one
-    configuration that meets them (ConstraintError otherwise)."""
-    limits, percentile = check_constraints(cfg.constraints)
-    if not limits.active and percentile is None:
-        return JobSLO(limits, None, 0.0)
-    return _resolved_slo(str(traces.path), traces.digest(), cfg.target, limits, percentile)
-
-
-@functools.lru_cache(maxsize=256)  # a sweep checks every (method, seed) job of a target: resolve it once
-def _resolved_slo(path: str, digest: str, target: str, limits: Constraints, percentile: float | None) -> JobSLO:
-    trace = TraceSet(path).load(target)
-    if percentile is not None:
-        limits = Constraints(**{**limits.to_dict(), "latency_p99_ms": percentile_limit(trace, percentile)})
-    return JobSLO(limits, percentile, Scorer(trace, limits).ruled_out)
 
 
 def job_identity(cfg: DictConfig, traces: TraceSet, slo: JobSLO) -> dict:

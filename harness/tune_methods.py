@@ -44,7 +44,8 @@ from harness.config import ConstraintsConf, check_constraints, checked_entry_poi
 from harness.constraints import ConstraintError
 from harness.paths import CONF_DIR
 from harness.results import atomic_write_text
-from harness.run import compose_run, fit_searcher, job_slo, make_searcher
+from harness.run import compose_run, fit_searcher, make_searcher
+from harness.slo import job_slo
 from harness.search import TransferSearcher, run_search
 from harness.traces import TraceSet
 from harness.tuned import TUNED_DIR, has_key, tuned_file
