@@ -22,7 +22,12 @@ holding the best trial, split further with the target's trials once it holds `le
 *explore*: move to the next KOP's tree (round robin in KOP order) and descend it by UCB. A GP proposes inside
 the chosen region, among grid points not yet tried, with the KOPs' share-weighted response (calibrated to the
 target's scale) as its prior mean. If no KOP has a tree (no operator profile, or only operators unseen offline),
-the search is GP-BO over the whole space with the sources' mean normalised objective as its prior. With
+the search is GP-BO over the whole space with the sources' mean normalised objective as its prior.
+
+`falcon_plus` (this project's method, not the paper's: `source_weighting="profile"`) keeps the KOP trees but
+takes the GP's prior from the sources' normalised objectives weighted by how alike each source's operator time
+shares are to the target's first trial, at that same configuration: weight exp(-d / similarity_scale), d the
+total-variation distance between the two share vectors (0..1). With
 `target_value` set, the search stops once a trial reaches it: the recommendation is frozen and later asks (the
 harness asks for every trial of the budget) follow the prior.
 
@@ -37,6 +42,7 @@ search exploiting the region of the first miss), so a miss always moves the sear
 from __future__ import annotations
 
 import copy
+from typing import Mapping
 
 import numpy as np
 import pandas as pd
@@ -50,9 +56,16 @@ from falcon.trees import RegionNode, RegionTree
 from harness.ops.kops import kop_weights
 from harness.search import Interval, Knowledge, Observation, OneOf, StatefulSearcher
 from harness.space import Config, SearchSpace
+from harness.traces import OpStat
+
+
+def time_shares(profile: Mapping[str, OpStat] | None) -> dict[str, float]:
+    """Operator type -> its share of the model's time, where known."""
+    return {op: float(stat.time_share) for op, stat in (profile or {}).items() if not np.isnan(stat.time_share)}
 
 FIRST_TRIALS = ("offline_optimum", "random")
 EXPLOIT_RULES = ("paper", "best_so_far")
+SOURCE_WEIGHTINGS = ("none", "profile")
 
 
 class FalconSearcher(StatefulSearcher):
@@ -69,7 +82,9 @@ class FalconSearcher(StatefulSearcher):
     v_j >= v_{j-1}, Algorithm 1 line 9) or "best_so_far" (exploit when the last trial is the best so far).
     kop_response: how an operator's response is learned from source profiles (`falcon.curves.learn_responses`):
     "share_quotient" (objective over the operator's time share) or "model_objective" (the objective of the
-    sources the operator is key in).
+    sources the operator is key in). source_weighting: "none" (the paper) or "profile" (falcon_plus: the prior
+    is the sources' objectives weighted by operator-profile similarity to the first trial, with
+    `similarity_scale`; needs first_trial="offline_optimum", where every source has a profile).
     """
 
     name = "falcon"
@@ -78,11 +93,13 @@ class FalconSearcher(StatefulSearcher):
         "max_height": Interval(int, 1, None), "cp": Interval(float, 0, None), "leaf_size": Interval(int, 2, None),
         "target_value": Interval(float, None, None, allow_none=True),
         "first_trial": OneOf(FIRST_TRIALS), "exploit_rule": OneOf(EXPLOIT_RULES),
-        "kop_response": OneOf(RESPONSE_KINDS)}
+        "kop_response": OneOf(RESPONSE_KINDS), "source_weighting": OneOf(SOURCE_WEIGHTINGS),
+        "similarity_scale": Interval(float, 0, None, closed="neither")}
 
     def __init__(self, threshold: float = 0.05, cutoff: float = 0.85, max_height: int = 8, cp: float = 0.01,
                  leaf_size: int = 4, target_value: float | None = None, first_trial: str = "offline_optimum",
-                 exploit_rule: str = "paper", kop_response: str = "share_quotient"):
+                 exploit_rule: str = "paper", kop_response: str = "share_quotient", source_weighting: str = "none",
+                 similarity_scale: float = 0.1):
         self.threshold = threshold
         self.cutoff = cutoff
         self.max_height = max_height
@@ -92,12 +109,20 @@ class FalconSearcher(StatefulSearcher):
         self.first_trial = first_trial
         self.exploit_rule = exploit_rule
         self.kop_response = kop_response
+        self.source_weighting = source_weighting
+        self.similarity_scale = similarity_scale
         self.check_parameters()
+        if source_weighting == "profile" and first_trial != "offline_optimum":
+            raise ValueError("falcon: source_weighting='profile' needs first_trial='offline_optimum' (the sources' "
+                             "profiles are compared with the target's at that configuration)")
 
     # -- offline ------------------------------------------------------------------------------------------
     def fit(self, knowledge: Knowledge) -> "FalconSearcher":
         space = knowledge.space
-        self.source_prior_ = knowledge.normalised_objectives().mean(axis=0)
+        self.source_objectives_ = knowledge.normalised_objectives()
+        self.source_prior_ = self.source_objectives_.mean(axis=0)
+        first = int(np.argmax(self.source_prior_))
+        self.source_shares_ = [time_shares(t.op_profile(first)) for t in knowledge.sources]
         responses = learn_responses(space, knowledge.sources, self.threshold, self.kop_response)
         if responses:
             self.knowledge_ = "source operator profiles"
@@ -132,7 +157,7 @@ class FalconSearcher(StatefulSearcher):
     def get_state(self) -> dict:
         """Everything `fit` learned, as JSON-able values; every operator's tree is built for it."""
         return {"knowledge": self.knowledge_, "space": self.knowledge_space_.to_dict(),
-                "source_prior": self.source_prior_.tolist(),
+                "source_objectives": self.source_objectives_.tolist(), "source_shares": self.source_shares_,
                 "responses": {op: r.tolist() for op, r in self.responses_.items()},
                 "kept_knobs": self.kept_knobs_,
                 "curves": {op: [{"op_type": c.op_type, "knob_a": c.knob_a, "knob_b": c.knob_b,
@@ -143,7 +168,9 @@ class FalconSearcher(StatefulSearcher):
     def set_state(self, state: dict) -> "FalconSearcher":
         self.knowledge_ = state["knowledge"]
         self.knowledge_space_ = SearchSpace.from_dict(state["space"])
-        self.source_prior_ = np.array(state["source_prior"], dtype=float)
+        self.source_objectives_ = np.array(state["source_objectives"], dtype=float)
+        self.source_prior_ = self.source_objectives_.mean(axis=0)
+        self.source_shares_ = [dict(shares) for shares in state["source_shares"]]
         self.responses_ = {op: np.array(r, dtype=float) for op, r in state["responses"].items()}
         self.kept_knobs_ = {op: list(k) for op, k in state["kept_knobs"].items()}
         self.curves_ = {op: [ResourceCurve(c["op_type"], c["knob_a"], c["knob_b"],
@@ -235,8 +262,19 @@ class FalconSearcher(StatefulSearcher):
             self.prior_ = self.source_prior_
             self.active_.append(("", RegionNode(np.arange(len(self.space_)), float(self.prior_.mean())),
                                  self.prior_))
+        if self.source_weighting == "profile":  # falcon_plus: the trees stay the KOPs', the prior is the sources'
+            self.prior_ = self._profile_weighted_prior(time_shares(obs.op_profile))
         self.features_ = self.space_.features()
         self.kernel_ = matern_kernel(self.features_.shape[1])
+
+    def _profile_weighted_prior(self, target_shares: dict[str, float]) -> np.ndarray:
+        """The sources' normalised objectives, each weighted by exp(-d / similarity_scale), d the total-variation
+        distance between its time shares and the target's at the first trial's configuration."""
+        distance = np.array([0.5 * sum(abs(target_shares.get(op, 0.0) - shares.get(op, 0.0))
+                                       for op in sorted(set(target_shares) | set(shares)))
+                             for shares in self.source_shares_])
+        weights = np.exp(-(distance - distance.min()) / self.similarity_scale)
+        return weights @ self.source_objectives_ / weights.sum()
 
     def recommend(self) -> Config:
         if self.stopped_at_ is not None:

@@ -131,3 +131,27 @@ def test_gp_hyperparameters_are_kept_past_the_refit_limit(monkeypatch, sources, 
     monkeypatch.setattr(falcon.mcts_bo, "REFIT_LIMIT", 10)
     records = list(run_search(FalconSearcher().fit(sources), target, seed=0, trials=len(small_space)))
     assert len({r.index for r in records}) == len(small_space)
+
+
+def test_falcon_plus_takes_its_prior_from_the_sources_whose_profile_is_alike(small_space, sources, target):
+    """source_weighting="profile": a source with the target's operator mix but another optimum outweighs a
+    look-alike-free mean; with the paper's setting the prior is the KOP responses'."""
+    def lstm_like(config):
+        return {"split": 0.5, "dense": 0.3, "add": 0.2}
+
+    def other_optimum(config):  # best at batch 1, 1 core
+        return float(2.0 - np.log2(config["batch"]) / 4 - np.log2(config["cores"]) / 3)
+
+    mixed = Knowledge([*sources.sources, profiled_trace(small_space, other_optimum, lstm_like, "rnn")])
+    rnn_target = profiled_trace(small_space, lambda c: 5.0 * other_optimum(c), lstm_like, "rnn-target")
+    plus = FalconSearcher(source_weighting="profile", similarity_scale=0.05).fit(mixed)
+    list(run_search(plus, rnn_target, seed=0, trials=2))
+    rnn = mixed.sources[-1].true_objective
+    assert rnn[int(np.argmax(plus.prior_))] == rnn.max()  # an optimum of the rnn source
+    paper = FalconSearcher().fit(mixed)
+    list(run_search(paper, rnn_target, seed=0, trials=2))
+    assert not np.array_equal(paper.prior_, plus.prior_)
+    with pytest.raises(ValueError, match="needs first_trial='offline_optimum'"):
+        FalconSearcher(source_weighting="profile", first_trial="random")
+    with pytest.raises(ValueError, match="similarity_scale=0"):
+        FalconSearcher(source_weighting="profile", similarity_scale=0)
