@@ -9,8 +9,9 @@ Each job writes `<results_dir>/<trace set>/<method>/<target>/seed=<n>/`. A job i
 `job_identity`: everything that determines its records. A finished job is skipped when run again under the same
 identity; under another identity it is refused with what differs (`rerun=true` redoes it). Values are checked
 (`harness.config`) and the searcher is built before anything is written. Under `constraints` (the SLO), the job's
-limits are resolved for its target (`harness.slo.job_slo`: a latency percentile becomes a limit in ms) and checked against its
-trace before any work: a trace without a field a limit reads, or on which no configuration meets them, is refused.
+limits are resolved for its target (`harness.slo.job_slo`: a latency percentile becomes a limit in ms) and checked
+against its trace before any work: a trace without a field a limit reads, or on which no configuration meets
+them, is refused.
 """
 
 from __future__ import annotations
