@@ -1,7 +1,7 @@
 """`falcon-bench COMMAND [overrides...]`: one console entry point that forwards to each Hydra app.
 
     falcon-bench run method=random target=vgg16 trials=5      same as python -m harness.run ...
-    falcon-bench sweep|report|simulate|collect|import-release ...
+    falcon-bench sweep|report|simulate|collect|tune|import-release ...
 
 Everything after the command goes to the app unchanged (Hydra overrides, -m, --help, --cfg job).
 """
@@ -17,6 +17,7 @@ COMMANDS = {
     "report": ("harness.report", "summary.json, summary.md and the figures of a results folder"),
     "simulate": ("harness.simulate", "write a simulated trace set"),
     "collect": ("harness.collect.__main__", "measure a model's trace on this machine"),
+    "tune": ("harness.tune", "recommend a configuration for a model on this machine, under an SLO"),
     "import-release": ("harness.import_release", "import the Falcon authors' released data as a trace set"),
 }
 

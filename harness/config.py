@@ -1,10 +1,10 @@
-"""Typed schemas of the run, sweep and report apps, and the one-line checks of their values.
+"""Typed schemas of the run, sweep, report and tune apps, and the one-line checks of their values.
 
 The dataclasses are registered in Hydra's ConfigStore and named in each app's defaults list (`conf/run.yaml`,
-`conf/sweep.yaml`, `conf/report.yaml`, `conf/make_inventories.yaml`), so OmegaConf refuses a value of the wrong
-type (`trials=abc`, `trials=2.5`, `seed=abc`, `methods=random`) while composing, before the app starts. The
-value rules that a type cannot say (`trials >= 1`, `seed >= 0`, ...) are checked by `check_run`, `check_sweep`
-and `check_report`, each refusing with one line that names the key and what is allowed.
+`conf/sweep.yaml`, `conf/report.yaml`, `conf/make_inventories.yaml`, `conf/tune/tune.yaml`), so OmegaConf refuses
+a value of the wrong type (`trials=abc`, `trials=2.5`, `seed=abc`, `methods=random`) while composing, before the
+app starts. The value rules that a type cannot say (`trials >= 1`, `seed >= 0`, ...) are checked by `check_run`,
+`check_sweep` and `check_report`, each refusing with one line that names the key and what is allowed.
 
 The `constraints` node (`ConstraintsConf`: the SLO of `harness.constraints` plus the replay scenario key
 `latency_p99_percentile`) is checked twice: its command-line overrides before Hydra composes anything
@@ -26,10 +26,10 @@ from typing import Any, Callable, Dict, Iterator, List, Optional
 from hydra.core.config_store import ConfigStore
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
-from omegaconf import MISSING
+from omegaconf import MISSING, OmegaConf
 
-from harness.constraints import ConstraintError, Constraints
-from harness.paths import UnsafeNameError
+from harness.constraints import LIMITS, ConstraintError, Constraints
+from harness.paths import CONF_DIR, UnsafeNameError
 from harness.space import SpaceError
 from harness.traces import TraceError
 
@@ -127,6 +127,30 @@ class MakeInventoriesConf:
     out: Optional[str] = None
 
 
+def collect_price() -> Dict[str, Any]:
+    """The collector's price block (conf/collect/collect.yaml), the default prices of a live tune."""
+    return OmegaConf.to_container(OmegaConf.load(CONF_DIR / "collect" / "collect.yaml").price)
+
+
+@dataclass
+class TuneConf:
+    backend: str = "cpu"
+    model: str = MISSING
+    space: Dict[str, Any] = MISSING  # a file of conf/space/ (a config group)
+    knowledge: str = MISSING
+    method: MethodConf = MISSING
+    trials: int = 8
+    seed: int = 0
+    out: str = MISSING
+    settings: Dict[str, Any] = MISSING  # a preset of conf/collect/settings/ (harness.collect.collector.Settings)
+    constraints: Dict[str, Any] = field(default_factory=lambda: dict.fromkeys(LIMITS))
+    price: Dict[str, Any] = field(default_factory=collect_price)
+    device: int = 0
+    allow_power_cap: bool = False
+    tuned: bool = True
+    progress: bool = True
+
+
 def register() -> None:
     """Make the schemas available to the defaults lists as `<app>_schema`."""
     store = ConfigStore.instance()
@@ -135,6 +159,7 @@ def register() -> None:
     store.store(name="worlds_schema", node=WorldsConf)
     store.store(name="report_schema", node=ReportConf)
     store.store(name="make_inventories_schema", node=MakeInventoriesConf)
+    store.store(name="tune_schema", node=TuneConf)
 
 
 register()

@@ -28,7 +28,7 @@ from harness.sim import SimError, Simulator
 from harness.sim.cpu_serving import INVENTORY_BATCHES
 from harness.sim.noise import rng as keyed_rng
 from harness.sim.opcost import PARAMS_FILE
-from harness.space import SearchSpace, load_space
+from harness.space import SearchSpace
 from harness.traces import MEASUREMENT_FIELDS, Trace, check_replaceable, sha256_file, write_trace_set
 
 # Significant digits kept: finer than each field's repetition noise (3 % on throughput, 1 % on power, ~25 % p99 tail).
@@ -111,7 +111,7 @@ def model_list(cfg: DictConfig) -> list[str]:
 
 def run(cfg: DictConfig) -> list[str]:
     check_replaceable(to_absolute_path(cfg.out))  # before any work: never a user's folder
-    space = load_space(cfg.space.name)
+    space = SearchSpace.from_dict(OmegaConf.to_container(cfg.space, resolve=True))  # also a user's own space
     sim = Simulator(cfg.sim)
     params = OmegaConf.to_container(cfg.sim, resolve=True)
     simulator = f"harness.sim v{sim.version}"

@@ -148,6 +148,9 @@ def _validate_measurements(model: str, space: SearchSpace, m: pd.DataFrame) -> p
     m["rep"] = _integers(where, "rep", m["rep"], minimum=0) if "rep" in m.columns else 0
     if "reason" not in m.columns:
         m["reason"] = ""
+    binary = [v for v in m["reason"] if isinstance(v, (bytes, bytearray))]
+    if binary:
+        raise TraceError(f"{where}: column 'reason' holds {binary[0]!r}, which is not text")
     m["reason"] = m["reason"].fillna("").astype(str)
     m["feasible"] = _booleans(where, m["feasible"])
     m["config_index"] = _indices(where, space, m)

@@ -272,6 +272,30 @@ def crash_reason(returncode: int, stderr: str) -> str:
 
 
 # -- journal -> trace -------------------------------------------------------------------------------------
+# What every backend measures for a feasible configuration (power and GPU memory only where NVML and a GPU are).
+MEASURED_FIELDS = ("rps", "latency_p50_ms", "latency_p99_ms", "price_per_hour")
+
+
+def measurement_rows(record: dict, config: dict, price: float, reps: int) -> list[dict]:
+    """The trace rows (one per repetition) of one measured journal record at `price` $/h: the one place that
+    turns a measurement into trace values (`build_trace`) and into a live trial's metrics (`harness.tune`).
+    Objective = requests per dollar = rps x 3600 / price; 0 where the configuration is infeasible."""
+    rows = []
+    for rep in range(reps):
+        row = {**config, "rep": rep, "feasible": bool(record["feasible"]), "reason": record.get("reason", ""),
+               "price_per_hour": price, "objective": 0.0}
+        if record["feasible"]:
+            m = record["reps"][rep]
+            row.update(rps=m["rps"], latency_p50_ms=m["latency_p50_ms"], latency_p99_ms=m["latency_p99_ms"],
+                       objective=m["rps"] * 3600.0 / price)
+            if "power_w" in m:
+                row["power_w"] = m["power_w"]
+            if "gpu_mem_used_gb" in record:
+                row["gpu_mem_used_gb"] = record["gpu_mem_used_gb"]
+        rows.append(row)
+    return rows
+
+
 def build_trace(model: str, space: SearchSpace, records: list[dict], backend: Backend,
                 settings: Settings) -> Trace:
     """The trace of one model from its journal records (every configuration of the space must be there)."""
@@ -285,23 +309,12 @@ def build_trace(model: str, space: SearchSpace, records: list[dict], backend: Ba
     for index in range(len(space)):
         rec = configs[index]
         config = space.config(index)
-        price = backend.price_per_hour(config)
-        for rep in range(settings.reps):
-            row = {**config, "rep": rep, "feasible": bool(rec["feasible"]), "reason": rec.get("reason", ""),
-                   "price_per_hour": price, "objective": 0.0}
-            if rec["feasible"]:
-                m = rec["reps"][rep]
-                row.update(rps=m["rps"], latency_p50_ms=m["latency_p50_ms"], latency_p99_ms=m["latency_p99_ms"],
-                           objective=m["rps"] * 3600.0 / price)
-                if "power_w" in m:
-                    row["power_w"] = m["power_w"]
-                if "gpu_mem_used_gb" in rec:
-                    row["gpu_mem_used_gb"] = rec["gpu_mem_used_gb"]
-                runs.append({"config_index": index, "rep": rep, "date": rec["date"], "batches": m["batches"],
-                             "elapsed_s": m["elapsed_s"], "energy_j": m.get("energy_j", np.nan),
-                             "host_mem_peak_mb": rec["host_mem_peak_mb"], "worker_s": rec["worker_s"]})
-            rows.append(row)
+        rows.extend(measurement_rows(rec, config, backend.price_per_hour(config), settings.reps))
         if rec["feasible"]:
+            runs.extend({"config_index": index, "rep": rep, "date": rec["date"], "batches": m["batches"],
+                         "elapsed_s": m["elapsed_s"], "energy_j": m.get("energy_j", np.nan),
+                         "host_mem_peak_mb": rec["host_mem_peak_mb"], "worker_s": rec["worker_s"]}
+                        for rep, m in enumerate(rec["reps"][:settings.reps]))
             ops.extend(profile_rows(index, canonical_profile(rec["operators"])))
             raw_ops.extend({"config_index": index, **o} for o in rec["operators"])
     measurements = pd.DataFrame(rows)

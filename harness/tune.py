@@ -1,0 +1,411 @@
+"""Live tuning: recommend a serving configuration for one model on this machine, under the user's SLO.
+
+    python -m harness.tune backend=cpu model=resnet-18 space=cpu_local knowledge=measured_cpu method=falcon \\
+        trials=4 out=tunes/resnet-18 constraints.latency_p99_ms=200
+
+The method of conf/method is composed as `harness.run` composes it (tuned values applied where they exist for
+the knowledge set), fitted on the knowledge trace set's models (the target model left out; strict protocol),
+and asked for configurations. Each is measured for real by the collector's worker
+(`harness.collect.collector.measure_configuration`), appended durably to the journal, and only then told to the
+searcher, judged against the SLO by `harness.constraints`. `tune.json` is rewritten atomically after every
+trial. A restart replays the journal into a fresh searcher with the same seed, which proposes the same
+configurations (a different proposal is refused), and goes on: nothing is measured twice.
+
+    <out>/journal.jsonl   header (the tune's identity), one session per start, one record per measured trial
+    <out>/tune.json       every trial, the recommendation, knowledge digest, method config, constraints, settings
+    <out>/tune.lock       held while a tuner works in <out>
+    <out>/fits/           the method's fitted state (JSON), reused on a restart
+    <out>/work/           the workers' scratch files
+
+Every check (values, model, space, knowledge, backend, SLO, method, `out`) comes before anything is written.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import asdict, fields
+from datetime import datetime, timezone
+from pathlib import Path
+
+import hydra
+import numpy as np
+from hydra import compose, initialize_config_dir
+from hydra.errors import HydraException
+from hydra.utils import to_absolute_path
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+from tqdm import tqdm
+
+from harness.collect.__main__ import settings_of
+from harness.collect.backends import Backend, make_backend, software
+from harness.collect.collector import (MEASURED_FIELDS, Settings, measure_configuration, measurement_rows,
+                                       profile_rows)
+from harness.collect.journal import CollectError, CollectLock, Journal
+from harness.collect.models import resolve
+from harness.config import ConfigError, check_run, one_line_errors
+from harness.constraints import ConstraintError, Constraints
+from harness.ops.vocabulary import canonical_profile
+from harness.paths import CONF_DIR, trace_set_path
+from harness.results import atomic_write_text, differences
+from harness.run import JobError, fit_searcher, make_searcher
+from harness.search import Observation, Searcher, TransferSearcher
+from harness.space import SearchSpace
+from harness.traces import MANIFEST, MEASUREMENT_FIELDS, OpStat, TraceSet
+from harness.tuned import TunedError, apply_tuned
+
+TUNE_FILE, JOURNAL_FILE, LOCK_FILE, FITS_DIR, WORK_DIR = "tune.json", "journal.jsonl", "tune.lock", "fits", "work"
+OWN_ENTRIES = {TUNE_FILE, JOURNAL_FILE, LOCK_FILE, FITS_DIR, WORK_DIR, ".gitignore"}
+TOOL = "harness.tune"
+
+
+class TuneError(ValueError):
+    """A tune that cannot run as asked; the message says why in one line."""
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+# -- knowledge -------------------------------------------------------------------------------------------
+def knowledge_set(ref: str) -> TraceSet:
+    """The knowledge trace set: a name of conf/traces/ (its `path`), or a trace set folder."""
+    named = CONF_DIR / "traces" / f"{ref}.yaml"
+    path = trace_set_path(OmegaConf.load(named).path if "/" not in ref and named.is_file() else ref)
+    if not (path / MANIFEST).is_file():
+        known = sorted(p.stem for p in (CONF_DIR / "traces").glob("*.yaml"))
+        raise TuneError(f"knowledge={ref!r} is neither a trace set of conf/traces ({', '.join(known)}) nor a "
+                        f"trace set folder ({path} has no {MANIFEST})")
+    return TraceSet(path)
+
+
+def space_differences(space: SearchSpace, other: SearchSpace) -> list[str]:
+    """Knob by knob, how `other` (the knowledge set's space) differs from `space`; [] when they are equal."""
+    mine, theirs = {k.name: k for k in space.knobs}, {k.name: k for k in other.knobs}
+    out = []
+    for name, knob in mine.items():
+        if name not in theirs:
+            out.append(f"{name} is not a knob of the set")
+        elif list(knob.values) != list(theirs[name].values):
+            out.append(f"{name} values {list(knob.values)} here, {list(theirs[name].values)} in the set")
+        elif (knob.unit, knob.ordered) != (theirs[name].unit, theirs[name].ordered):
+            out.append(f"{name} unit/ordering {knob.unit!r}/{knob.ordered} here, "
+                       f"{theirs[name].unit!r}/{theirs[name].ordered} in the set")
+    out += [f"{name} is a knob of the set only" for name in theirs if name not in mine]
+    if not out and space.names != other.names:
+        out.append(f"knob order {space.names} here, {other.names} in the set")
+    return out
+
+
+# -- one trial ---------------------------------------------------------------------------------------------
+def observe(space: SearchSpace, record: dict, price: float, reps: int, constraints: Constraints) -> Observation:
+    """The observation a searcher is told for one measured journal record: the mean over its repetitions of
+    what was measured (as a trace's true values are), requests per dollar as the collector computes it
+    (`measurement_rows`), judged against the SLO (`Constraints.judge`: a trial that misses it is worth 0)."""
+    index = int(record["index"])
+    config = space.config(index)
+    rows = measurement_rows(record, config, price, reps)
+    metrics = {f: float(np.mean([r[f] for r in rows])) for f in MEASUREMENT_FIELDS
+               if f != "objective" and all(f in r for r in rows)}
+    objective, misses = constraints.judge(float(np.mean([r["objective"] for r in rows])), metrics)
+    profile = None
+    if record["feasible"] and record.get("operators"):
+        profile = {r["op_type"]: OpStat(r["time_share"], r["mem_share"], r["time_ms"], r["mem_mb"])
+                   for r in profile_rows(index, canonical_profile(record["operators"]))}
+    wall = float(record.get("wall_s", math.nan))
+    return Observation(config, index, objective, bool(record["feasible"]), metrics, profile, price * wall / 3600.0,
+                       wall, record.get("reason", ""), misses)
+
+
+def trial_entry(trial: int, obs: Observation, record: dict) -> dict:
+    """One trial as tune.json records it."""
+    return {"trial": trial, "index": obs.index, "config": obs.config, "feasible": obs.feasible,
+            "reason": obs.reason, **{f: obs.metrics.get(f) for f in MEASURED_FIELDS},
+            "objective": obs.objective, "slo_met": obs.feasible and obs.slo_met,
+            "slo_misses": list(obs.slo_misses), "wall_s": record.get("wall_s"), "date": record["date"],
+            "load_avg": record["load_avg"]}
+
+
+class Table:
+    """The live table of trials (printed above the progress bar)."""
+
+    def __init__(self, space: SearchSpace, constrained: bool):
+        self.width = max(len(self.config_text(c)) for c in space)
+        self.constrained = constrained
+
+    @staticmethod
+    def config_text(config: dict) -> str:
+        return " ".join(f"{k}={v}" for k, v in config.items())
+
+    def header(self) -> str:
+        return (f"{'trial':>5}  {'configuration':<{self.width}}  {'req/s':>9}  {'p50 ms':>8}  {'p99 ms':>8}  "
+                f"{'$/h':>8}  {'req/$':>10}  SLO met")
+
+    def row(self, entry: dict, note: str = "") -> str:
+        def num(key, fmt):
+            value = entry.get(key)
+            return format(value, fmt) if value is not None else "-"
+
+        if not entry["feasible"]:
+            slo = f"no: infeasible ({entry['reason'][:60]})"
+        elif not self.constrained:
+            slo = "- (no SLO)"
+        else:
+            slo = "yes" if entry["slo_met"] else "no: " + "; ".join(entry["slo_misses"])
+        return (f"{entry['trial']:>5}  {self.config_text(entry['config']):<{self.width}}  {num('rps', '9.2f')}  "
+                f"{num('latency_p50_ms', '8.1f')}  {num('latency_p99_ms', '8.1f')}  {num('price_per_hour', '8.4f')}  "
+                f"{format(entry['objective'], '10.4g')}  {slo}{note}")
+
+
+# -- the tune ----------------------------------------------------------------------------------------------
+class Tune:
+    """One live tune, checked at construction (nothing written); `run` measures and writes."""
+
+    def __init__(self, cfg: DictConfig):
+        missing = [key for key in ("model", "knowledge", "out") if OmegaConf.is_missing(cfg, key)]
+        if missing:
+            raise ConfigError(f"{missing[0]}= is required (python -m harness.tune --help lists every key)")
+        check_run(cfg)
+        self.cfg = cfg
+        self.constraints = Constraints.from_config(OmegaConf.to_container(cfg.constraints, resolve=True))
+        self.settings: Settings = settings_of(cfg)
+        for f in fields(Settings):  # the presets are plain YAML: the types are checked here, before measuring
+            value, kind = getattr(self.settings, f.name), type(f.default)
+            if isinstance(value, bool) or not isinstance(value, (int, float) if kind is float else kind):
+                allowed = "a number" if kind is float else kind.__name__
+                raise ConfigError(f"settings.{f.name}={value!r}: must be {allowed}")
+        try:
+            self.target = resolve(str(cfg.model))[0].name
+        except ValueError as e:
+            raise TuneError(f"model={cfg.model}: {e}") from None
+        self.space = SearchSpace.from_dict(OmegaConf.to_container(cfg.space, resolve=True))
+        if cfg.trials > len(self.space):
+            raise ConfigError(f"trials={cfg.trials}: must be at most {len(self.space)}, the number of "
+                              f"configurations of space {self.space.name!r}")
+        self.traces = knowledge_set(str(cfg.knowledge))
+        differ = space_differences(self.space, self.traces.space)
+        if differ:
+            raise TuneError(f"knowledge set {self.traces.name!r} is over another space than space="
+                            f"{self.space.name}: {'; '.join(differ)}")
+        self.sources = [m for m in self.traces.models if m != self.target]
+        if not self.sources:
+            raise TuneError(f"knowledge set {self.traces.name!r} holds only the target model {self.target!r}: "
+                            "nothing to learn from")
+        self.backend: Backend = make_backend(str(cfg.backend), OmegaConf.to_container(cfg.price, resolve=True),
+                                             int(cfg.device), bool(cfg.allow_power_cap))
+        self.backend.check(self.space)
+        self.constraints.require(MEASURED_FIELDS, f"backend={self.backend.name}")
+        self.job = self._method_job()
+        self.searcher: Searcher = make_searcher(self.job)
+        self.out = Path(to_absolute_path(str(cfg.out)))
+        self.identity = json.loads(json.dumps({
+            "model": self.target, "model_ref": str(cfg.model), "backend": self.backend.name,
+            "space": self.space.to_dict()["knobs"], "knowledge_digest": self.traces.digest(),
+            "method": OmegaConf.to_container(self.job.method, resolve=True), "seed": int(cfg.seed),
+            "constraints": self.constraints.to_dict(), "settings": asdict(self.settings),
+            "price": OmegaConf.to_container(cfg.price, resolve=True)}, sort_keys=True))
+        self._check_out()
+
+    def _method_job(self) -> DictConfig:
+        """The method config as harness.run composes it for a job on the knowledge set, tuned values applied."""
+        method = self.cfg.method
+        if method.get("protocol", "strict") != "strict":
+            raise TuneError(f"method={method.name} uses protocol={method.protocol} (the target's released "
+                            "curves), which a live tune does not have: use a method with protocol strict")
+        job = OmegaConf.create({"method": OmegaConf.to_container(method, resolve=True), "target": self.target,
+                                "split": {"name": f"knowledge set {self.traces.name}", "source": self.sources}})
+        self.tuned_ = None
+        if self.cfg.tuned:
+            try:
+                self.tuned_ = apply_tuned(job, self.traces.name, self.traces.digest())
+            except TunedError as e:
+                raise TuneError(str(e)) from None
+        return job
+
+    def _check_out(self) -> None:
+        """`out` must be absent, empty, or this tune's own folder (same identity, no more trials than asked)."""
+        out = self.out
+        if not out.exists() and not out.is_symlink():
+            return
+        if out.is_symlink() or not out.is_dir():
+            raise TuneError(f"out={out}: it exists and is not a folder")
+        entries = {p.name for p in out.iterdir()}
+        if not entries:
+            return
+        foreign = sorted(entries - OWN_ENTRIES)
+        records = Journal(out / JOURNAL_FILE).read(repair=False) if JOURNAL_FILE in entries else []
+        if foreign or (records and records[0].get("tool") != TOOL) or (not records and TUNE_FILE in entries):
+            shown = foreign[:3] or sorted(entries)[:3]
+            raise TuneError(f"out={out} is not empty and is not a tune's folder (it holds {shown}): use a new or "
+                            "empty folder")
+        if not records:  # a tune stopped before its journal's header was written
+            return
+        changed = differences(records[0]["identity"], self.identity)
+        if changed:
+            raise TuneError(f"out={out} holds a tune made under other settings ({'; '.join(changed)}): use "
+                            "another out")
+        done = sum(r["kind"] == "config" for r in records)
+        if done > self.cfg.trials:
+            raise ConfigError(f"trials={self.cfg.trials}: {out} already holds {done} measured trials; ask for at "
+                              f"least {done}")
+
+    def announce(self) -> None:
+        left_out = (f"; target {self.target!r} is in the set and is left out" if self.target in self.traces.models
+                    else "")
+        print(f"knowledge: {self.traces.name} ({self.traces.path}), {len(self.sources)} source models{left_out}")
+        applied = (f"tuned values {self.tuned_} from conf/method/tuned/{self.traces.name}/" if self.tuned_
+                   else f"no tuned values for trace set {self.traces.name!r}" if self.cfg.tuned
+                   else "tuned=false: the method's own defaults")
+        print(f"method: {self.job.method.name}, {applied}; SLO: {self.constraints}")
+
+    def run(self) -> dict:
+        """Measure until `trials` trials are journaled (resuming what is there); returns tune.json's content."""
+        self.out.mkdir(parents=True, exist_ok=True)
+        try:
+            lock = CollectLock(self.out / LOCK_FILE).__enter__()
+        except CollectError:
+            raise TuneError(f"another tuner works in {self.out} ({(self.out / LOCK_FILE).read_text().strip() or '?'}"
+                            " is its pid): wait for it or stop it") from None
+        try:
+            self._check_out()  # again under the lock: another tuner may have started it meanwhile
+            (self.out / ".gitignore").write_text("*\n")
+            (self.out / WORK_DIR).mkdir(exist_ok=True)
+            return self._run(Journal(self.out / JOURNAL_FILE))
+        finally:
+            lock.__exit__(None, None, None)
+            if self.backend.power_cap is not None:
+                self.backend.power_cap.restore()
+
+    def _run(self, journal: Journal) -> dict:
+        self.announce()
+        records = journal.read()
+        if not records:
+            records = [{"kind": "header", "tool": TOOL, "identity": self.identity, "date": _now(),
+                        "machine": self.backend.machine()}]
+            journal.append(records[0])
+        journal.append({"kind": "session", "date": _now(), "pid": os.getpid(), "load_avg": list(os.getloadavg()),
+                        "software": software()})
+        if isinstance(self.searcher, TransferSearcher):
+            fit_searcher(self.searcher, self.job, self.traces, self.out / FITS_DIR)
+        self.searcher.start(self.space, int(self.cfg.seed), int(self.cfg.trials))
+        table = Table(self.space, bool(self.constraints.active))
+        tqdm.write(table.header(), file=sys.stdout)
+        entries: list[dict] = []
+        for record in (r for r in records if r["kind"] == "config"):  # replay what was measured before
+            proposal = self.space.index(self.searcher.ask())
+            if proposal != record["index"]:
+                raise TuneError(f"{journal.path}: trial {len(entries) + 1} measured {record['config']}, but the "
+                                f"searcher now proposes {self.space.config(proposal)} with the same seed: the "
+                                "method's code changed since; tune into a new out")
+            entries.append(self._tell(record))
+            tqdm.write(table.row(entries[-1], "  (journal)"), file=sys.stdout)
+        self._write(entries)
+        started = time.perf_counter()
+        bar = tqdm(total=int(self.cfg.trials), initial=len(entries), unit="trial", disable=not self.cfg.progress,
+                   desc=f"tune {self.target}", dynamic_ncols=True)
+        try:
+            for trial in range(len(entries) + 1, int(self.cfg.trials) + 1):
+                index = self.space.index(self.searcher.ask())
+                if index in self.searcher.tried_:
+                    raise TuneError(f"{self.searcher.name} proposed {self.space.config(index)} twice (trial "
+                                    f"{trial}): a bug in that searcher")
+                config = self.space.config(index)
+                bar.set_postfix_str(Table.config_text(config))
+                measured = measure_configuration(self.backend, str(self.cfg.model), config, self.settings,
+                                                 self.out / WORK_DIR)
+                record = {"kind": "config", "trial": trial, "index": index, "config": config, "date": _now(),
+                          "load_avg": list(os.getloadavg()), **measured}
+                journal.append(record)  # durable before the searcher learns it
+                entries.append(self._tell(record))
+                self._write(entries)
+                bar.update(1)
+                tqdm.write(table.row(entries[-1]), file=sys.stdout)
+        finally:
+            bar.close()
+        summary = self._write(entries)
+        self._print_summary(summary, table, time.perf_counter() - started)
+        return summary
+
+    def _tell(self, record: dict) -> dict:
+        config = self.space.config(int(record["index"]))
+        obs = observe(self.space, record, self.backend.price_per_hour(config), self.settings.reps, self.constraints)
+        self.searcher.tell(obs)
+        return trial_entry(len(self.searcher.history_), obs, record)
+
+    def _write(self, entries: list[dict]) -> dict:
+        """tune.json as it stands now, written atomically."""
+        pick = self.space.index(self.searcher.recommend()) if entries else None
+        chosen = next((e for e in entries if e["index"] == pick), None)
+        summary = {
+            "model": self.target, "model_ref": str(self.cfg.model), "backend": self.backend.name,
+            "machine": self.backend.machine(), "space": self.space.to_dict(),
+            "knowledge": {"name": self.traces.name, "path": str(self.traces.path), "digest": self.traces.digest(),
+                          "sources": self.sources,
+                          "target_left_out": self.target in self.traces.models, "protocol": "strict"},
+            "method": self.job.method.name, "method_config": OmegaConf.to_container(self.job.method, resolve=True),
+            "tuned_values": self.tuned_, "seed": int(self.cfg.seed), "trials_requested": int(self.cfg.trials),
+            "constraints": self.constraints.to_dict(), "settings": asdict(self.settings),
+            "price_model": self.backend.price_model(), "identity": self.identity,
+            "trials": entries, "finished": len(entries) == int(self.cfg.trials),
+            "measuring_minutes": sum(e["wall_s"] or 0.0 for e in entries) / 60.0,
+            "recommendation": chosen if chosen is not None and chosen["slo_met"] else None,
+            "searcher_pick": chosen}
+        atomic_write_text(self.out / TUNE_FILE, json.dumps(summary, indent=1, sort_keys=True, allow_nan=False) + "\n")
+        return summary
+
+    def _print_summary(self, summary: dict, table: Table, elapsed_s: float) -> None:
+        entries, rec = summary["trials"], summary["recommendation"]
+        if rec is not None:
+            print(f"recommendation: {Table.config_text(rec['config'])} (trial {rec['trial']}): "
+                  f"{rec['rps']:.2f} requests/s, p50 {rec['latency_p50_ms']:.1f} ms, p99 "
+                  f"{rec['latency_p99_ms']:.1f} ms, ${rec['price_per_hour']:.4f}/h, {rec['objective']:.4g} "
+                  f"requests/$; SLO: {self.constraints}")
+        elif not any(e["feasible"] for e in entries):
+            print(f"no recommendation: none of the {len(entries)} configurations tried ran (all infeasible)")
+        else:
+            print(f"no recommendation: no trial met the SLO ({self.constraints}) in {len(entries)} trials")
+        print(f"{len(entries)} trials, {summary['measuring_minutes']:.1f} minutes of measuring "
+              f"({elapsed_s / 60:.1f} minutes in this start) -> {self.out / TUNE_FILE}")
+
+
+# -- entry point -------------------------------------------------------------------------------------------
+ERRORS = (TuneError, JobError, ConstraintError, CollectError)
+
+
+def compose_tune(overrides: list[str]) -> DictConfig:
+    """The config exactly as `python -m harness.tune OVERRIDES` composes it."""
+    with initialize_config_dir(config_dir=str(CONF_DIR / "tune"), version_base="1.3"):
+        return compose("tune", overrides=overrides)
+
+
+def one_line(error: BaseException) -> str:
+    """A composition error (and its cause) as one line."""
+    text = str(error) + (f": {error.__cause__}" if error.__cause__ and str(error.__cause__) not in str(error)
+                         else "")
+    return " ".join(text.split())
+
+
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR / "tune"), config_name="tune")
+def hydra_main(cfg: DictConfig) -> None:
+    with one_line_errors("tune", ERRORS):
+        Tune(cfg).run()
+
+
+def main() -> None:
+    """Plain overrides are composed here first, so that a bad key or value is one line (Hydra prints several);
+    `--help`, `--cfg job`, `-m` and the like go to Hydra as they are."""
+    overrides = sys.argv[1:]
+    if not any(arg.startswith("-") for arg in overrides):
+        try:
+            compose_tune(overrides)
+        except (HydraException, OmegaConfBaseException) as e:
+            print(f"tune: {one_line(e)}", file=sys.stderr)
+            raise SystemExit(1) from None
+    hydra_main()
+
+
+if __name__ == "__main__":
+    main()
