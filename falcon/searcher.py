@@ -30,6 +30,13 @@ shares are to the target's first trial, at that same configuration: weight exp(-
 total-variation distance between the two share vectors (0..1). With
 `target_value` set, the search stops once a trial reaches it: the recommendation is frozen and later asks (the
 harness asks for every trial of the budget) follow the prior.
+
+Under a service-level objective the paper (as ../shared/PAPER.md restates it) describes no SLO handling of its
+own, so Falcon follows the harness's generic rule: a trial that misses the SLO is told as objective 0 (its trees'
+region values and the GP then see it as a bad configuration), the recommendation is the best trial told, and
+`target_value` stops the search only at a trial that meets the SLO. One guard follows from the rule: a trial that
+missed the SLO never counts as an improvement (v_j >= v_{j-1} holds for two misses, 0 >= 0, and would keep the
+search exploiting the region of the first miss), so a miss always moves the search on to explore.
 """
 
 from __future__ import annotations
@@ -203,7 +210,9 @@ class FalconSearcher(StatefulSearcher):
             self.phase_ = "stopped"
             candidates = np.flatnonzero(open_mask)
             return self.space_.config(int(candidates[np.argmax(prior[candidates])]))
-        if self.exploit_rule == "paper":
+        if not self.history_[-1].slo_met:
+            improved = False  # a trial that missed the SLO is no improvement, even where it ties an earlier 0
+        elif self.exploit_rule == "paper":
             improved = len(observed) >= 2 and observed[-1] >= observed[-2]
         else:
             improved = len(observed) >= 3 and observed[-1] >= observed[:-1].max()
@@ -236,7 +245,7 @@ class FalconSearcher(StatefulSearcher):
         super().tell(obs)
         if self.kops_ is None:
             self._identify_kops(obs)
-        if (self.target_value is not None and self.stopped_at_ is None and obs.feasible
+        if (self.target_value is not None and self.stopped_at_ is None and obs.feasible and obs.slo_met
                 and obs.objective >= self.target_value):
             self.stopped_at_ = obs.index
 

@@ -6,6 +6,11 @@ a value of the wrong type (`trials=abc`, `trials=2.5`, `seed=abc`, `methods=rand
 app starts. The value rules that a type cannot say (`trials >= 1`, `seed >= 0`, ...) are checked by `check_run`,
 `check_sweep` and `check_report`, each refusing with one line that names the key and what is allowed.
 
+The `constraints` node (`ConstraintsConf`: the SLO of `harness.constraints` plus the replay scenario key
+`latency_p99_percentile`) is checked twice: its command-line overrides before Hydra composes anything
+(`check_constraint_overrides`, so that `constraints.foo=1` and `constraints.latency_p99_ms=abc` get one line, not
+Hydra's multi-line composition error), and the composed node by `check_constraints`.
+
 Entry points run their work under `one_line_errors`, which prints a project error as one line (no traceback) and
 exits non-zero.
 """
@@ -14,14 +19,16 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import Enum
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Callable, Dict, Iterator, List, Optional
 
 from hydra.core.config_store import ConfigStore
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import HydraException
 from omegaconf import MISSING, OmegaConf
 
-from harness.constraints import LIMITS
+from harness.constraints import LIMITS, ConstraintError, Constraints
 from harness.paths import CONF_DIR, UnsafeNameError
 from harness.space import SpaceError
 from harness.traces import TraceError
@@ -54,11 +61,27 @@ class MethodConf:
 
 
 @dataclass
+class ConstraintsConf:
+    """The search's SLO (`harness.constraints.Constraints`; null = no limit), plus one replay scenario key:
+    `latency_p99_percentile` sets `latency_p99_ms` per target to that percentile (0-100] of the target's own mean
+    p99 latencies over its feasible configurations (resolved by `harness.oracle.percentile_limit`)."""
+
+    latency_p99_ms: Optional[float] = None
+    min_rps: Optional[float] = None
+    max_usd_per_h: Optional[float] = None
+    latency_p99_percentile: Optional[float] = None
+
+
+CONSTRAINT_KEYS = tuple(f.name for f in fields(ConstraintsConf))
+
+
+@dataclass
 class RunConf:
     traces: TracesConf = MISSING
     split: SplitConf = MISSING
     method: MethodConf = MISSING
     target: str = MISSING
+    constraints: ConstraintsConf = field(default_factory=ConstraintsConf)
     seed: int = 0
     trials: int = 30
     results_dir: str = "results"
@@ -95,6 +118,7 @@ class ReportConf:
     trace_set: Optional[str] = None
     path_model: str = "roberta"
     path_knobs: List[str] = field(default_factory=lambda: ["gpu_mem_gb", "batch_size"])
+    slo_results_dir: Optional[str] = None  # the same trace set's runs under constraints: an SLO section
 
 
 @dataclass
@@ -147,6 +171,43 @@ def check_run(cfg: Any) -> None:
         raise ConfigError(f"trials={cfg.trials}: must be a whole number >= 1")
     if cfg.seed < 0:
         raise ConfigError(f"seed={cfg.seed}: must be a whole number >= 0")
+    check_constraints(cfg.constraints)
+
+
+def check_constraints(node: Any) -> tuple[Constraints, float | None]:
+    """The fixed limits and the latency percentile of a `constraints` node (a config node or a dict); refuses an
+    unknown key, a limit that is not a finite number > 0, a percentile outside (0, 100], or both a latency limit
+    and a percentile, each with one line."""
+    values = dict(node or {})
+    percentile = values.pop("latency_p99_percentile", None)
+    limits = Constraints.from_config(values)
+    if percentile is not None:
+        if isinstance(percentile, bool) or not isinstance(percentile, (int, float)) or not 0 < percentile <= 100:
+            raise ConstraintError(f"constraints.latency_p99_percentile={percentile!r} is not allowed: use a "
+                                  "number in (0, 100], or null")
+        if limits.latency_p99_ms is not None:
+            raise ConstraintError("constraints.latency_p99_ms and constraints.latency_p99_percentile are both set: "
+                                  "set one of them (the percentile resolves to a latency limit per target)")
+        percentile = float(percentile)
+    return limits, percentile
+
+
+def check_constraint_overrides(args: list[str]) -> None:
+    """Refuse, before Hydra composes anything, a command-line override of an unknown `constraints.` key or of a
+    constraint with a bad value (one line each). Sweeps over several values (`-m`) are checked once composed."""
+    try:
+        overrides = OverridesParser.create().parse_overrides([a for a in args if not a.startswith("-")])
+    except HydraException:
+        return  # a malformed override: Hydra's own error says what is wrong with it
+    for override in overrides:
+        key = override.key_or_group
+        if not key.startswith("constraints.") or override.is_delete():
+            continue
+        name = key.removeprefix("constraints.")
+        if name not in CONSTRAINT_KEYS:
+            raise ConstraintError(f"constraints.{name} is not a constraint; allowed: {list(CONSTRAINT_KEYS)}")
+        if not override.is_sweep_override():
+            check_constraints({name: override.value()})
 
 
 def check_sweep(cfg: Any) -> None:
@@ -167,7 +228,16 @@ def check_report(cfg: Any) -> None:
 
 
 # Errors a user can cause and fix: printed as one line by the entry points.
-USER_ERRORS = (ConfigError, SpaceError, TraceError, UnsafeNameError)
+USER_ERRORS = (ConfigError, ConstraintError, SpaceError, TraceError, UnsafeNameError)
+
+
+def checked_entry_point(app: str, hydra_main: Callable[[], None]) -> Callable[[], None]:
+    """The app's entry point: checks the command line's constraint overrides (one line), then runs Hydra."""
+    def main() -> None:
+        with one_line_errors(app):
+            check_constraint_overrides(sys.argv[1:])
+        hydra_main()
+    return main
 
 
 @contextlib.contextmanager

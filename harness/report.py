@@ -11,7 +11,11 @@ reads every finished job once (refusing runs of unequal length: one report compa
 - `statistics.json`: those statistics;
 - figures: accuracy vs trials (the paper's Figure 10), per-model accuracy at 6/15/30 trials (Figure 12), the
   search paths on one model over two knobs (Figure 13), KOP-threshold and PCA-cut-off sensitivity (Figures
-  14-15, from ablation methods), and the trials each method spent per phase (Figure 11b).
+  14-15, from ablation methods), and the trials each method spent per phase (Figure 11b);
+- with `slo_results_dir=DIR` (the same trace set searched under constraints, e.g. by `scripts/reproduce`): an
+  "SLO scenario" section in `summary.md` (per method accuracy at 1/6/15/30 trials under the SLO and the share of
+  trials that missed it; per target the limit and the share of its feasible space the SLO rules out) and
+  `slo_summary.json` with the same numbers.
 
 It works from any folder: each job records where its trace set is (`harness.results.locate_trace_set`).
 """
@@ -35,6 +39,7 @@ from omegaconf import DictConfig  # noqa: E402
 
 from harness import stats  # noqa: E402
 from harness.config import ConfigError, check_report, one_line_errors  # noqa: E402
+from harness.constraints import Constraints  # noqa: E402
 from harness.metrics import aggregate, trials_to_target  # noqa: E402
 from harness.paths import CONF_DIR  # noqa: E402
 from harness.results import FinishedJob, ResultsError, locate_trace_set, read_jobs, records_table  # noqa: E402
@@ -126,6 +131,47 @@ def protocol_markdown(jobs: dict[str, dict], methods: list[str]) -> str:
               "percentile-bootstrap 95 % CIs over the targets, Friedman test and Nemenyi post-hoc test "
               "(harness/stats.py; `*`: significant by both).", ""]
     return "\n".join(lines) + "\n"
+
+
+def slo_section(jobs: list[FinishedJob], trace_set: str) -> tuple[str, dict]:
+    """The SLO scenario section of summary.md, and its numbers: the constrained runs of one trace set."""
+    check_comparable(jobs, trace_set)
+    unconstrained = sorted({j.job["method"] for j in jobs if "slo" not in j.job})
+    if unconstrained:
+        raise ResultsError(f"slo_results_dir holds runs without constraints ({', '.join(unconstrained)}): keep the "
+                           "SLO scenario's runs in a folder of their own")
+    results = records_table(jobs)
+    summary = summarise(results)
+    missed = results.groupby("method")["slo_met"].apply(lambda met: float((~met.astype(bool)).mean()))
+    last = results[results["trial"] == results["trial"].max()]
+    zero = last.groupby("method")["accuracy"].apply(lambda acc: float((acc == 0).mean()))
+    targets = {j.job["target"]: j.job["slo"] for j in jobs}
+    numbers = {"methods": {m: {"accuracy_mean": s["accuracy_mean"], "runs": s["runs"],
+                               "trials_missing_slo": missed[m], "final_recommendation_scores_0": zero[m]}
+                           for m, s in summary.items()},
+               "targets": targets}
+    marks = [t for t in (1, *MARKS) if any(len(s["accuracy_mean"]) >= t for s in summary.values())]
+    percentiles = sorted({slo["latency_p99_percentile"] for slo in targets.values()} - {None})
+    scenario = (f"a p99 latency limit per target at percentile {', '.join(f'{p:g}' for p in percentiles)} of its own "
+                "mean p99 latencies over its feasible configurations" if percentiles else "the limits below")
+    tuned = sorted({j.job["method"] for j in jobs if (j.job["method_config"].get("tuning") or {}).get("applied")})
+    lines = ["", "## SLO scenario", "",
+             f"Searches on {trace_set} under a service-level objective (`constraints`: {scenario}). A "
+             "trial that misses the SLO is told as objective 0; accuracy is the true objective of the recommendation "
+             "over the best configuration that meets the SLO on its mean measured values, and 0 for a recommendation "
+             "that misses it (docs/protocol.md). Hyperparameters: the tuned values of the unconstrained comparison "
+             f"({', '.join(tuned) or 'none'}), not retuned under the SLO.", "",
+             "| method | runs | " + " | ".join(f"acc@{t}" for t in marks) + " | trials missing the SLO | final "
+             "recommendations scoring 0 |", "|" + " --- |" * (len(marks) + 4)]
+    for method, s in sorted(summary.items(), key=lambda kv: -_value_at(kv[1], 6)):
+        lines.append(f"| {method} | {s['runs']} | " + " | ".join(_at(s["accuracy_mean"], t) for t in marks)
+                     + f" | {100 * missed[method]:.0f} % | {100 * zero[method]:.0f} % |")
+    lines += ["", "A final recommendation scores 0 when it misses the SLO on its mean values (or is infeasible): the "
+              "best trial a search saw can meet the limit in its repetition and miss it on average."]
+    lines += ["", "| target | limits | feasible configurations the SLO rules out |", "| --- | --- | --- |"]
+    for target, slo in sorted(targets.items()):
+        lines.append(f"| {target} | {Constraints(**slo['constraints'])} | {100 * slo['ruled_out']:.0f} % |")
+    return "\n".join(lines) + "\n", numbers
 
 
 # -- figures ----------------------------------------------------------------------------------------------
@@ -306,8 +352,9 @@ def prepare_out(out: Path) -> None:
 
 
 def report(results_dir: Path, out: Path, trace_set: str | None = None, path_model: str = "roberta",
-           path_knobs: tuple[str, str] = ("gpu_mem_gb", "batch_size")) -> dict:
-    """Write the summary and figures of one trace set's results; every check comes before any write.
+           path_knobs: tuple[str, str] = ("gpu_mem_gb", "batch_size"), slo_results_dir: Path | None = None) -> dict:
+    """Write the summary and figures of one trace set's results (and its SLO scenario's, from `slo_results_dir`);
+    every check comes before any write.
 
     Returns the summary's path, the figures written, and notes on figures left out (and why).
     """
@@ -326,6 +373,12 @@ def report(results_dir: Path, out: Path, trace_set: str | None = None, path_mode
     except ResultsError as e:
         traces = None
         notes.append(f"fig13 left out: {e}")
+    slo_text, slo_numbers = "", None
+    if slo_results_dir is not None:
+        slo_jobs = [j for j in read_jobs(slo_results_dir) if j.job["trace_set"] == trace_set]
+        if not slo_jobs:
+            raise ResultsError(f"slo_results_dir={slo_results_dir}: no finished jobs on trace set {trace_set!r}")
+        slo_text, slo_numbers = slo_section(slo_jobs, trace_set)
     prepare_out(out)
 
     summary = summarise(results)
@@ -337,7 +390,9 @@ def report(results_dir: Path, out: Path, trace_set: str | None = None, path_mode
     significance, statistics = stats.section(results, main_methods, MARKS, "###")
     (out / "statistics.json").write_text(json.dumps(statistics, indent=1, sort_keys=True) + "\n")
     (out / "summary.md").write_text(summary_markdown(summary, trace_set, set(summary) - set(main_methods))
-                                    + protocol_markdown(configs, main_methods) + "\n".join(significance))
+                                    + protocol_markdown(configs, main_methods) + "\n".join(significance) + slo_text)
+    if slo_numbers is not None:
+        (out / "slo_summary.json").write_text(json.dumps(slo_numbers, indent=1, sort_keys=True) + "\n")
     path_methods = [m for m in ("falcon", "morphling") if m in summary]
     figures = [plot_accuracy(curves_of(results), main_methods, out), plot_per_model(summary, main_methods, out),
                plot_search_path(jobs, traces, out, path_model, path_methods, path_knobs) if traces else None,
@@ -353,7 +408,8 @@ def main(cfg: DictConfig) -> None:
     out = Path(to_absolute_path(cfg.out)) if cfg.out else results_dir / "report"
     with one_line_errors("report", (ResultsError,)):
         check_report(cfg)
-        written = report(results_dir, out, cfg.trace_set, cfg.path_model, tuple(cfg.path_knobs))
+        slo_dir = Path(to_absolute_path(cfg.slo_results_dir)) if cfg.slo_results_dir else None
+        written = report(results_dir, out, cfg.trace_set, cfg.path_model, tuple(cfg.path_knobs), slo_dir)
     for note in written["notes"]:
         print(f"note:    {note}")
     print(f"summary: {written['summary']}")

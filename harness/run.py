@@ -2,10 +2,16 @@
 
     python -m harness.run method=random target=vgg16 seed=0 trials=30 results_dir=results
 
+    python -m harness.run method=falcon target=vgg16 constraints.latency_p99_ms=250      # under an SLO
+    python -m harness.run method=falcon target=vgg16 constraints.latency_p99_percentile=50
+
 Each job writes `<results_dir>/<trace set>/<method>/<target>/seed=<n>/`. A job is identified by
 `job_identity`: everything that determines its records. A finished job is skipped when run again under the same
 identity; under another identity it is refused with what differs (`rerun=true` redoes it). Values are checked
-(`harness.config`) and the searcher is built before anything is written.
+(`harness.config`) and the searcher is built before anything is written. Under `constraints` (the SLO), the job's
+limits are resolved for its target (`harness.slo.job_slo`: a latency percentile becomes a limit in ms) and checked
+against its trace before any work: a trace without a field a limit reads, or on which no configuration meets
+them, is refused.
 """
 
 from __future__ import annotations
@@ -22,13 +28,14 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate, to_absolute_path
 from omegaconf import DictConfig, OmegaConf
 
-from harness.config import ConfigError, check_run, one_line_errors
+from harness.config import ConfigError, check_run, checked_entry_point, one_line_errors
 from harness.knowledge import code_version, select_knowledge
 from harness.oracle import TRIAL_MINUTES
 from harness.paths import CONF_DIR, trace_set_path
 from harness.results import (ResultsError, atomic_write_text, differences, job_dir, read_job, trace_location,
                              write_job)
 from harness.search import PROTOCOLS, Searcher, StatefulSearcher, TransferSearcher, run_search
+from harness.slo import JobSLO, job_slo
 from harness.traces import TraceSet
 from harness.tuned import TunedError, apply_tuned
 
@@ -80,19 +87,23 @@ def fit_searcher(searcher: TransferSearcher, cfg: DictConfig, traces: TraceSet, 
     searcher.set_state(state)
 
 
-def job_identity(cfg: DictConfig, traces: TraceSet) -> dict:
+def job_identity(cfg: DictConfig, traces: TraceSet, slo: JobSLO) -> dict:
     """Everything that determines a job's records; two runs are the same job exactly when these are equal.
 
     The method config is taken as composed but unresolved: its interpolations (`${target}`, `${traces.path}`)
     name keys that are themselves part of the identity (the trace set by its digest, not its path, so the same
-    job run from another folder is still the same job). A key that comes to determine records (e.g. a
-    `constraints` block) joins the identity by being listed here.
+    job run from another folder is still the same job). The resolved constraints join it when any is set (an
+    unconstrained job keeps the identity it had before constraints existed).
     """
-    return {"method": OmegaConf.to_container(cfg.method, resolve=False),
-            "trace_set_digest": traces.digest(),
-            "split": {"name": cfg.split.name, "source": list(cfg.split.source)},
-            "target": cfg.target, "seed": cfg.seed, "trials": cfg.trials,
-            "oracle": {"trial_minutes": TRIAL_MINUTES}}
+    identity = {"method": OmegaConf.to_container(cfg.method, resolve=False),
+                "trace_set_digest": traces.digest(),
+                "split": {"name": cfg.split.name, "source": list(cfg.split.source)},
+                "target": cfg.target, "seed": cfg.seed, "trials": cfg.trials,
+                "oracle": {"trial_minutes": TRIAL_MINUTES}}
+    if slo.constraints.active:
+        identity["constraints"] = {**slo.constraints.to_dict(),
+                                   "latency_p99_percentile": slo.latency_p99_percentile}
+    return identity
 
 
 def identity_changes(job: dict, identity: dict) -> list[str]:
@@ -129,7 +140,8 @@ def make_searcher(cfg: DictConfig) -> Searcher:
 
 
 def check_job(cfg: DictConfig) -> tuple[TraceSet, Path, dict]:
-    """The job's trace set, folder and identity, once its values, target and trial count are checked."""
+    """The job's trace set, folder and identity, once its values, target, trial count and constraints are
+    checked."""
     check_run(cfg)
     traces = TraceSet(trace_set_path(cfg.traces.path))
     if cfg.target not in traces.models:
@@ -143,7 +155,7 @@ def check_job(cfg: DictConfig) -> tuple[TraceSet, Path, dict]:
         except TunedError as e:
             raise JobError(str(e)) from None
     folder = job_dir(to_absolute_path(cfg.results_dir), traces.name, cfg.method.name, cfg.target, cfg.seed)
-    return traces, folder, job_identity(cfg, traces)
+    return traces, folder, job_identity(cfg, traces, job_slo(cfg, traces))
 
 
 def run_job(cfg: DictConfig) -> Path:
@@ -156,13 +168,18 @@ def run_job(cfg: DictConfig) -> Path:
     searcher = make_searcher(cfg)
     if isinstance(searcher, TransferSearcher):
         fit_searcher(searcher, cfg, traces, Path(to_absolute_path(cfg.results_dir)) / ".fits")
-    records = [r.to_dict() for r in run_search(searcher, traces.load(cfg.target), cfg.seed, cfg.trials)]
+    slo = job_slo(cfg, traces)
+    records = [r.to_dict() for r in run_search(searcher, traces.load(cfg.target), cfg.seed, cfg.trials,
+                                               slo.constraints)]
     job = {**trace_location(traces, folder), "method": cfg.method.name, "target": cfg.target, "seed": cfg.seed,
            "trials": cfg.trials, "split": cfg.split.name, "identity": identity,
            "method_config": OmegaConf.to_container(cfg.method, resolve=True)}
+    if slo.constraints.active:
+        job["slo"] = slo.to_dict()
     write_job(folder, records, job)
     if cfg.verbose:
-        print(f"{cfg.method.name} on {cfg.target} seed={cfg.seed}: accuracy {records[-1]['accuracy']:.3f} "
+        under = f" under {slo.constraints}" if slo.constraints.active else ""
+        print(f"{cfg.method.name} on {cfg.target} seed={cfg.seed}{under}: accuracy {records[-1]['accuracy']:.3f} "
               f"after {len(records)} trials -> {folder}")
     return folder
 
@@ -181,10 +198,12 @@ def compose_run(overrides: list[str]) -> DictConfig:
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="run")
-def main(cfg: DictConfig) -> None:
+def hydra_main(cfg: DictConfig) -> None:
     with one_line_errors("run", (JobError, ResultsError)):
         run_job(cfg)
 
+
+main = checked_entry_point("run", hydra_main)
 
 if __name__ == "__main__":
     main()

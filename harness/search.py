@@ -25,6 +25,7 @@ from typing import Any, ClassVar, Iterator, Mapping
 import numpy as np
 import pandas as pd
 
+from harness.constraints import Constraints
 from harness.space import Config, SearchSpace
 from harness.traces import OpStat, Trace
 
@@ -206,7 +207,8 @@ class StatefulSearcher(TransferSearcher):
 
 @dataclass(frozen=True)
 class TrialRecord:
-    """One line of a search's results."""
+    """One line of a search's results; `slo_misses` is None in an unconstrained search (the record then has no SLO
+    fields), else the limits the trial missed (`slo_met` and `slo_misses` in the record)."""
 
     trial: int
     config: Config
@@ -218,25 +220,32 @@ class TrialRecord:
     ask_ms: float
     phase: str | None
     cost_usd: float
+    slo_misses: tuple[str, ...] | None = None
 
     def to_dict(self) -> dict:
-        return {"trial": self.trial, "config": self.config, "index": self.index, "objective": self.objective,
-                "feasible": self.feasible, "recommended": self.recommended, "accuracy": self.accuracy,
-                "ask_ms": self.ask_ms, "phase": self.phase,
-                "cost_usd": None if math.isnan(self.cost_usd) else self.cost_usd}
+        record = {"trial": self.trial, "config": self.config, "index": self.index, "objective": self.objective,
+                  "feasible": self.feasible, "recommended": self.recommended, "accuracy": self.accuracy,
+                  "ask_ms": self.ask_ms, "phase": self.phase,
+                  "cost_usd": None if math.isnan(self.cost_usd) else self.cost_usd}
+        if self.slo_misses is not None:
+            record.update(slo_met=not self.slo_misses, slo_misses=list(self.slo_misses))
+        return record
 
 
-def run_search(searcher: Searcher, trace: Trace, seed: int, trials: int) -> Iterator[TrialRecord]:
-    """Drive one search of `trials` trials on `trace`; yields one record per trial.
+def run_search(searcher: Searcher, trace: Trace, seed: int, trials: int,
+               constraints: Constraints = Constraints()) -> Iterator[TrialRecord]:
+    """Drive one search of `trials` trials on `trace` under `constraints`; yields one record per trial.
 
     A searcher that proposes a configuration it already tried is a bug in that searcher: the loop refuses it.
+    Under constraints, a trial that misses them is told as objective 0 (`Observation.slo_misses` says why), and a
+    recommendation that misses them on average scores accuracy 0 (`harness.oracle`).
     """
     if not 1 <= trials <= len(trace.space):
         raise ValueError(f"trials={trials} is not allowed: a search of space {trace.space.name!r} has 1 to "
                          f"{len(trace.space)} trials (one per configuration at most)")
     from harness.oracle import Oracle, Scorer  # here, not at the top: the oracle imports Observation from here
 
-    oracle, scorer = Oracle(trace, seed), Scorer(trace)
+    oracle, scorer = Oracle(trace, seed, constraints=constraints), Scorer(trace, constraints)
     searcher.start(trace.space, seed, trials)
     seen: set[int] = set()
     for t in range(1, trials + 1):
@@ -251,4 +260,5 @@ def run_search(searcher: Searcher, trace: Trace, seed: int, trials: int) -> Iter
         searcher.tell(obs)
         recommended = searcher.recommend()
         yield TrialRecord(t, obs.config, index, obs.objective, obs.feasible, trace.space.validate(recommended),
-                          scorer.accuracy(recommended), ask_ms, searcher.phase_, obs.cost_usd)
+                          scorer.accuracy(recommended), ask_ms, searcher.phase_, obs.cost_usd,
+                          obs.slo_misses if constraints.active else None)

@@ -2,6 +2,7 @@
 
     python -m harness.sweep methods=[falcon,random] traces=falcon_release trials=30 seeds=10 n_jobs=2 results_dir=results
     python -m harness.sweep action=status methods=[falcon,random] trials=30 ...    # the same keys as the run
+    python -m harness.sweep constraints.latency_p99_percentile=50 results_dir=results/slo   # under an SLO
 
 Jobs are composed from conf/run.yaml exactly as `python -m harness.run` composes them and write to the same
 deterministic folders, so finished jobs are skipped and an interrupted sweep resumes where it stopped. Before any
@@ -22,7 +23,7 @@ from joblib import Parallel, delayed
 from omegaconf import DictConfig
 from tqdm import tqdm
 
-from harness.config import Action, ConfigError, RunConf, SweepConf, check_sweep, one_line_errors
+from harness.config import Action, ConfigError, RunConf, SweepConf, check_sweep, checked_entry_point, one_line_errors
 from harness.paths import CONF_DIR, trace_set_path
 from harness.results import ResultsError, read_job
 from harness.run import JobError, check_job, compose_run, identity_changes, is_finished, make_searcher, run_job
@@ -102,7 +103,7 @@ def status(jobs: list[Job]) -> list[str]:
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="sweep")
-def main(cfg: DictConfig) -> None:
+def hydra_main(cfg: DictConfig) -> None:
     with one_line_errors("sweep", (JobError, ResultsError)):
         check_sweep(cfg)
         targets = list(cfg.targets) if cfg.targets is not None else None
@@ -121,6 +122,8 @@ def main(cfg: DictConfig) -> None:
         run_sweep(jobs, cfg.n_jobs)
     print(f"{len(jobs)} jobs finished under {Path(cfg.results_dir) / traces.name}")
 
+
+main = checked_entry_point("sweep", hydra_main)
 
 if __name__ == "__main__":
     main()

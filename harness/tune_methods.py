@@ -16,6 +16,11 @@ models x `seeds` of the mean accuracy over t = 1..`trials`. Target models are ne
 
 Writes `conf/method/tuned/<trace set>/<method>.yaml` (or under `out`): the chosen values, every trial's values and
 score, the protocol and the trace-set digest; runs and sweeps apply it (harness/tuned.py).
+
+Under `constraints` (the run's SLO keys; a latency percentile resolves on each held-out source's own trace) every
+candidate is scored by constrained searches. Such values are tuned for that scenario, so they are written only
+under an explicit `out` (never over the unconstrained values in conf/method/tuned), and the record names the
+constraints.
 """
 
 from __future__ import annotations
@@ -35,9 +40,12 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import to_absolute_path
 from omegaconf import MISSING, DictConfig, OmegaConf
 
-from harness.paths import trace_set_path
+from harness.config import ConstraintsConf, check_constraints, checked_entry_point
+from harness.constraints import ConstraintError
+from harness.paths import CONF_DIR, trace_set_path
 from harness.results import atomic_write_text
 from harness.run import compose_run, fit_searcher, make_searcher
+from harness.slo import job_slo
 from harness.search import TransferSearcher, run_search
 from harness.traces import TraceSet
 from harness.tuned import TUNED_DIR, has_key, tuned_file
@@ -75,6 +83,7 @@ class TuneMethodsConfig(Protocol):
     methods: list[str] = field(default_factory=lambda: ["falcon"])
     n_jobs: int = 1          # folds scored in parallel worker processes
     out: str | None = None   # null: conf/method/tuned
+    constraints: ConstraintsConf = field(default_factory=ConstraintsConf)  # the SLO the searches run under
 
 
 ConfigStore.instance().store(name="tune_methods_schema", node=TuneMethodsConfig)
@@ -163,6 +172,7 @@ def score_fold(method: str, overrides: list[str], values: dict, online: set[str]
     for model in held_out:
         cfg = compose_run([f"method={method}", f"target={model}", *overrides])
         cfg.split.source = train
+        constraints = job_slo(cfg, traces).constraints
         fit_cfg = cfg.copy()
         for key, value in values.items():
             OmegaConf.update(cfg.method, key, value, merge=False)
@@ -172,19 +182,28 @@ def score_fold(method: str, overrides: list[str], values: dict, online: set[str]
             searcher = make_searcher(cfg)
             if isinstance(searcher, TransferSearcher):
                 fit_searcher(searcher, fit_cfg, traces, Path(fit_dir))
-            curve = [r.accuracy for r in run_search(searcher, traces.load(model), seed, protocol.trials)]
+            curve = [r.accuracy for r in run_search(searcher, traces.load(model), seed, protocol.trials, constraints)]
             scores.append(float(np.mean(curve)))
     return scores
 
 
-def check(methods: list[str], overrides: list[str], protocol: Protocol) -> None:
-    """Refuse a bad protocol or `tuning:` block of any of the methods before anything is run."""
+def check(methods: list[str], overrides: list[str], protocol: Protocol, out: str | None = None) -> None:
+    """Refuse a bad protocol, `tuning:` block or constraints (for every source model) before anything is run."""
     if not methods:
         raise TuningError("methods=[]: name at least one method")
     for method in methods:
         base = compose_run([f"method={method}", *overrides])
         protocol.check(len(base.split.source))
         params_of(base.method)
+    limits, percentile = check_constraints(base.constraints)
+    if limits.active or percentile is not None:
+        if out is None:
+            raise TuningError("tuning under constraints needs out=DIR: its values are for that scenario and must "
+                              "not replace the unconstrained ones in conf/method/tuned")
+        traces = TraceSet(trace_set_path(base.traces.path))
+        for model in base.split.source:
+            base.target = model
+            job_slo(base, traces)
 
 
 def tune_method(method: str, overrides: list[str], protocol: Protocol, n_jobs: int = 1) -> dict:
@@ -216,9 +235,12 @@ def tune_method(method: str, overrides: list[str], protocol: Protocol, n_jobs: i
             print(f"{method} {k + 1}/{budget}: {values} -> {score:.4f} ({time.perf_counter() - started:.0f} s)",
                   flush=True)
     best = study.best_trial
+    # an unconstrained record stays as it was before constraints existed (its protocol is part of job identities)
+    constrained = {} if all(v is None for v in base.constraints.values()) else {
+        "constraints": OmegaConf.to_container(base.constraints)}
     return {"method": method, "trace_set": traces.name, "trace_set_digest": traces.digest(),
             "split": base.split.name, "sources": sources, "folds": folds,
-            "protocol": {**protocol.__dict__, "sampler": "optuna TPESampler",
+            "protocol": {**protocol.__dict__, "sampler": "optuna TPESampler", **constrained,
                          "objective": f"mean accuracy over t = 1..{protocol.trials}, mean over held-out sources "
                                       f"x {protocol.seeds} seed(s), grouped {protocol.folds}-fold over sources"},
             "values": {p.key: best.params[p.key] for p in params},
@@ -237,18 +259,18 @@ def write_record(record: dict, root: Path) -> Path:
     return path
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="tune_methods")
-def main(cfg: DictConfig) -> None:
-    # the command line's traces/split choices and overrides go to every composed run config
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="tune_methods")
+def hydra_main(cfg: DictConfig) -> None:
+    # the command line's traces/split choices, constraints and their overrides go to every composed run config
     overrides = [o for o in HydraConfig.get().overrides.task if o.split("=")[0].lstrip("+~").split(".")[0]
-                 in ("traces", "split")]
+                 in ("traces", "split", "constraints")]
     # ... and the user's config folders (their own methods), so that every fold's compose finds them too
     overrides += [o for o in HydraConfig.get().overrides.hydra if o.startswith("hydra.searchpath=")]
     protocol = Protocol(**{k: cfg[k] for k in Protocol.__dataclass_fields__})
     root = Path(to_absolute_path(cfg.out)) if cfg.out else TUNED_DIR
     try:
-        check(list(cfg.methods), overrides, protocol)
-    except TuningError as e:
+        check(list(cfg.methods), overrides, protocol, cfg.out)
+    except (TuningError, ConstraintError) as e:
         raise SystemExit(f"tune_methods: {e}") from None
     for method in cfg.methods:
         record = tune_method(method, overrides, protocol, cfg.n_jobs)
@@ -256,6 +278,8 @@ def main(cfg: DictConfig) -> None:
         print(f"{method}: {record['values'] or 'nothing to tune'} (score {record['best_objective']:.4f}, defaults "
               f"{record['trials'][0]['objective']:.4f}; {record['seconds']:.0f} s) -> {path}")
 
+
+main = checked_entry_point("tune_methods", hydra_main)
 
 if __name__ == "__main__":
     main()

@@ -29,6 +29,7 @@ from hydra.utils import to_absolute_path
 from omegaconf import DictConfig, OmegaConf
 
 from harness import stats
+from harness.config import checked_entry_point
 from harness.import_release import import_release
 from harness.paths import CONF_DIR, safe_name
 from harness.report import MARKS
@@ -130,6 +131,8 @@ def run_study(cfg: DictConfig) -> Path:
     if unknown:
         raise WorldError(f"worlds {unknown} are not defined under `available`: {list(cfg.available)}")
     started = time.perf_counter()
+    # the study's constraints (an SLO scenario) apply on every world, resolved per target as in a run
+    constraint_overrides = [f"constraints.{k}={v}" for k, v in (cfg.get("constraints") or {}).items() if v is not None]
     worlds, tuned = [], {}
     for name in cfg.worlds:
         world = resolve(name, cfg.available[name], cache_dir, int(cfg.trials))
@@ -137,7 +140,7 @@ def run_study(cfg: DictConfig) -> Path:
             continue
         worlds.append(world)
         jobs, traces = plan(list(cfg.methods), None, int(cfg.seeds), str(results_dir),
-                            [*world.overrides, f"tuned={cfg.tuned}"])
+                            [*world.overrides, f"tuned={cfg.tuned}", *constraint_overrides])
         if traces.name != name:
             raise WorldError(f"world {name!r}: its trace set is named {traces.name!r}; name the world after it")
         tuned[name] = [m for m in cfg.methods if cfg.tuned and tuned_file(name, m).is_file()]
@@ -154,13 +157,15 @@ def run_study(cfg: DictConfig) -> Path:
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="worlds")
-def main(cfg: DictConfig) -> None:
+def hydra_main(cfg: DictConfig) -> None:
     try:
         path = run_study(cfg)
     except WorldError as e:
         raise SystemExit(f"worlds: {e}") from None
     print(f"study: {path}")
 
+
+main = checked_entry_point("worlds", hydra_main)
 
 if __name__ == "__main__":
     main()
