@@ -9,6 +9,7 @@ own released curves, as the authors' code uses them, passed without the target's
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
 import importlib.metadata
@@ -22,7 +23,8 @@ from harness.traces import TraceSet
 
 CURVES_TABLE = "kop_curves"
 # harness modules every searcher may depend on (DESIGN, layering); their code shapes every fitted state
-_HARNESS_MODULES = ("harness.search", "harness.space", "harness.traces", "harness.ops.kops", "harness.knowledge")
+_HARNESS_MODULES = ("harness.search", "harness.space", "harness.traces", "harness.ops.kops", "harness.knowledge",
+                    "harness.oracle", "harness.constraints")
 
 
 def select_knowledge(traces: TraceSet, sources: Sequence[str], target: str, protocol: str) -> Knowledge:
@@ -37,15 +39,21 @@ def select_knowledge(traces: TraceSet, sources: Sequence[str], target: str, prot
 
 
 def code_version(searcher: Searcher) -> str:
-    """Package version plus a SHA-256 over the source files of the searcher's package, of the harness modules
-    searchers depend on, and of every other module that the searcher's class (and its base classes) import
-    names from (e.g. `falcon.gp` for the GP baselines): a fitted state cached under another version of that code
-    is not reused."""
-    package = importlib.import_module(type(searcher).__module__.split(".")[0])
-    files = set(Path(package.__file__).parent.rglob("*.py"))
+    """Package version plus a SHA-256 over the source files of the searcher's package (or its module, for a
+    searcher in a module of its own, e.g. a user's), of the harness modules a search runs on, and of every other
+    module that the searcher's class (and its base classes) import names from (e.g. `falcon.gp` for the GP
+    baselines): a fitted state cached, or a job finished, under another version of that code is not reused."""
+    return _code_version(type(searcher))
+
+
+@functools.lru_cache(maxsize=None)
+def _code_version(cls: type) -> str:
+    top = importlib.import_module(cls.__module__.split(".")[0])
+    top_file = Path(top.__file__)
+    files = set(top_file.parent.rglob("*.py")) if hasattr(top, "__path__") else {top_file}
     files |= {Path(importlib.import_module(m).__file__) for m in _HARNESS_MODULES}
-    for cls in type(searcher).__mro__:
-        for obj in vars(sys.modules[cls.__module__]).values():
+    for klass in cls.__mro__:
+        for obj in vars(sys.modules[klass.__module__]).values():
             module = sys.modules.get(obj.__name__ if isinstance(obj, ModuleType) else getattr(obj, "__module__", ""))
             if module is not None and getattr(module, "__file__", None):
                 files.add(Path(module.__file__))

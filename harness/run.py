@@ -87,15 +87,16 @@ def fit_searcher(searcher: TransferSearcher, cfg: DictConfig, traces: TraceSet, 
     searcher.set_state(state)
 
 
-def job_identity(cfg: DictConfig, traces: TraceSet, slo: JobSLO) -> dict:
+def job_identity(cfg: DictConfig, traces: TraceSet, slo: JobSLO, code: str) -> dict:
     """Everything that determines a job's records; two runs are the same job exactly when these are equal.
 
     The method config is taken as composed but unresolved: its interpolations (`${target}`, `${traces.path}`)
     name keys that are themselves part of the identity (the trace set by its digest, not its path, so the same
-    job run from another folder is still the same job). The resolved constraints join it when any is set (an
-    unconstrained job keeps the identity it had before constraints existed).
+    job run from another folder is still the same job). `code` is the version of the code that makes the
+    records (`harness.knowledge.code_version`: the searcher's package, the harness modules a search runs on),
+    so a job finished by other code is not taken for this one. The resolved constraints join it when any is set.
     """
-    identity = {"method": OmegaConf.to_container(cfg.method, resolve=False),
+    identity = {"method": OmegaConf.to_container(cfg.method, resolve=False), "code": code,
                 "trace_set_digest": traces.digest(),
                 "split": {"name": cfg.split.name, "source": list(cfg.split.source)},
                 "target": cfg.target, "seed": cfg.seed, "trials": cfg.trials,
@@ -155,7 +156,7 @@ def check_job(cfg: DictConfig) -> tuple[TraceSet, Path, dict]:
         except TunedError as e:
             raise JobError(str(e)) from None
     folder = job_dir(to_absolute_path(cfg.results_dir), traces.name, cfg.method.name, cfg.target, cfg.seed)
-    return traces, folder, job_identity(cfg, traces, job_slo(cfg, traces))
+    return traces, folder, job_identity(cfg, traces, job_slo(cfg, traces), code_version(make_searcher(cfg)))
 
 
 def run_job(cfg: DictConfig) -> Path:

@@ -4,6 +4,7 @@ These run on the committed simulated trace set (traces/sim-v1), so they need no 
 """
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -52,6 +53,17 @@ def test_a_job_from_an_older_version_without_identity_is_not_reused(tmp_path):
     del job["identity"]
     job_file.write_text(json.dumps(job))
     with pytest.raises(JobError, match="records no identity"):
+        run_job(config(tmp_path, "trials=3"))
+
+
+def test_a_job_finished_by_other_code_is_not_reused(tmp_path, monkeypatch):
+    """The code that makes the records is part of the identity (`harness.knowledge.code_version`)."""
+    import harness.run
+
+    folder = run_job(config(tmp_path, "trials=3"))
+    code = json.loads((folder / "job.json").read_text())["identity"]["code"]
+    monkeypatch.setattr(harness.run, "code_version", lambda searcher: "edited")
+    with pytest.raises(JobError, match=rf"other settings \(code: \"{re.escape(code)}\" -> \"edited\"\)"):
         run_job(config(tmp_path, "trials=3"))
 
 
