@@ -1,10 +1,10 @@
 """The one way an off-the-shelf optimizer's ask/tell interface becomes a `Searcher` over a discrete grid.
 
-A peer adapter (SMAC3, Syne Tune, ...) implements three small methods over the library's own ask/tell API:
-`_propose()` asks the library for its next configuration, `_observe(handle, value)` tells it a result, and
-`_inject(config)` makes the library propose a configuration of our choosing next. The library does the whole
-optimisation; this class only keeps the oracle from seeing a configuration twice, the way
-`baselines/optuna_tpe.py` does it:
+A peer adapter (Optuna's TPE, SMAC3, Syne Tune) implements four small methods over the library's own ask/tell
+API: `_start_library(seed, budget)` creates the library's optimizer, `_propose()` asks it for its next
+configuration, `_observe(handle, value)` tells it a result, and `_inject(config)` makes it propose a
+configuration of our choosing next. The library does the whole
+optimisation; this class only keeps the oracle from seeing a configuration twice:
 
 - A configuration already tried is told the value observed there first (what a replayed trial would most likely
   return, at no cost) and the library is asked again, up to `max_repeats` times.

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -94,3 +97,16 @@ def synthetic_trace(space: SearchSpace, objective: Callable[[dict], float], mode
 @pytest.fixture
 def make_trace() -> Callable[..., Trace]:
     return synthetic_trace
+
+
+def kill_when(cmd: list[str], ready: Callable[[], bool], what: str, **popen_kwargs) -> None:
+    """Start `cmd`, wait (5 minutes at most) until `ready()`, then SIGKILL it: a writer killed in the middle of
+    its work. Fails if the process ended before it could be killed."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **popen_kwargs)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None and not ready():
+        time.sleep(0.02)
+    assert proc.poll() is None, f"the {what} ended before it could be killed: {proc.stderr.read()}"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    proc.stderr.close()

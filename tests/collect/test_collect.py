@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from dataclasses import asdict
 
 import numpy as np
@@ -20,6 +18,7 @@ from harness.collect.collector import Collector, Settings, build_trace, crash_re
 from harness.collect.journal import CollectError, Journal
 from harness.space import Knob, SearchSpace
 from harness.traces import TraceSet
+from tests.conftest import kill_when
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -45,16 +44,8 @@ def test_sigkill_mid_collection_then_resume_records_every_configuration_once(tmp
     """A real collection (real workers) killed with SIGKILL after its first configuration, then restarted."""
     out = tmp_path / "set"
     journal = work_dir(out) / "fragile-mlp.jsonl"
-    proc = subprocess.Popen(_collect_cmd(out), cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and proc.poll() is None:
-        if journal.exists() and len(config_records(journal)) >= 1:
-            break
-        time.sleep(0.02)
-    assert proc.poll() is None, f"the collection ended before it could be killed: {proc.stderr.read()}"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    proc.stderr.close()
+    kill_when(_collect_cmd(out), lambda: journal.exists() and len(config_records(journal)) >= 1, "collection",
+              cwd=REPO)
     killed_at = len(config_records(journal))
     assert 1 <= killed_at < 4 and not (out / "MANIFEST.json").exists()
 

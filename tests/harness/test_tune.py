@@ -8,10 +8,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
-import time
 from dataclasses import fields
 from pathlib import Path
 
@@ -30,6 +28,7 @@ from harness.run import JobError
 from harness.space import Knob, SearchSpace, load_space
 from harness.traces import Trace, TraceSet, write_trace_set
 from harness.tune import Tune, TuneError, compose_tune
+from tests.conftest import kill_when
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY_MODELS = ROOT / "tests" / "collect"  # tiny_models.py: tiny-mlp, fragile-mlp
@@ -338,17 +337,9 @@ def test_sigkill_after_the_second_trial_then_restart_measures_every_configuratio
     assert collect.returncode == 0, collect.stderr
     out = tmp_path / "tune"
     args = overrides(knowledge, out, "model=tiny_models:FRAGILE", "method=falcon", "trials=4")
-    proc = subprocess.Popen([sys.executable, "-m", "harness.tune", *args], cwd=ROOT, env=tiny_env(),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and proc.poll() is None:
-        if (out / "journal.jsonl").exists() and len(config_records(out)) >= 2:
-            break
-        time.sleep(0.02)
-    assert proc.poll() is None, f"the tune ended before it could be killed: {proc.stderr.read()}"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    proc.stderr.close()
+    kill_when([sys.executable, "-m", "harness.tune", *args],
+              lambda: (out / "journal.jsonl").exists() and len(config_records(out)) >= 2, "tune",
+              cwd=ROOT, env=tiny_env())
     assert 2 <= len(config_records(out)) < 4
 
     done = run_tune_cli(*args)
