@@ -22,14 +22,14 @@ holding the best trial, split further with the target's trials once it holds `le
 *explore*: move to the next KOP's tree (round robin in KOP order) and descend it by UCB. A GP proposes inside
 the chosen region, among grid points not yet tried, with the KOPs' share-weighted response (calibrated to the
 target's scale) as its prior mean. If no KOP has a tree (no operator profile, or only operators unseen offline),
-the search is GP-BO over the whole space with the sources' mean normalised objective as its prior.
+the search is GP-BO over the whole space with the sources' mean normalised objective as its prior. With
+`target_value` set, the search stops once a trial reaches it: the recommendation is frozen and later asks (the
+harness asks for every trial of the budget) follow the prior.
 
 `falcon_plus` (this project's method, not the paper's: `source_weighting="profile"`) keeps the KOP trees but
 takes the GP's prior from the sources' normalised objectives weighted by how alike each source's operator time
 shares are to the target's first trial, at that same configuration: weight exp(-d / similarity_scale), d the
-total-variation distance between the two share vectors (0..1). With
-`target_value` set, the search stops once a trial reaches it: the recommendation is frozen and later asks (the
-harness asks for every trial of the budget) follow the prior.
+total-variation distance between the two share vectors (0..1).
 
 Under a service-level objective the paper (as ../shared/PAPER.md restates it) describes no SLO handling of its
 own, so Falcon follows the harness's generic rule: a trial that misses the SLO is told as objective 0 (its trees'
@@ -58,14 +58,14 @@ from harness.search import Interval, Knowledge, Observation, OneOf, StatefulSear
 from harness.space import Config, SearchSpace
 from harness.traces import OpStat
 
+FIRST_TRIALS = ("offline_optimum", "random")
+EXPLOIT_RULES = ("paper", "best_so_far")
+SOURCE_WEIGHTINGS = ("none", "profile")
+
 
 def time_shares(profile: Mapping[str, OpStat] | None) -> dict[str, float]:
     """Operator type -> its share of the model's time, where known."""
     return {op: float(stat.time_share) for op, stat in (profile or {}).items() if not np.isnan(stat.time_share)}
-
-FIRST_TRIALS = ("offline_optimum", "random")
-EXPLOIT_RULES = ("paper", "best_so_far")
-SOURCE_WEIGHTINGS = ("none", "profile")
 
 
 class FalconSearcher(StatefulSearcher):
