@@ -6,7 +6,6 @@ fitted state round-trips through JSON (`get_state`/`set_state`).
 
 from __future__ import annotations
 
-import functools
 from abc import abstractmethod
 from typing import Sequence
 
@@ -15,22 +14,10 @@ from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import Kernel
 
 from falcon.gp import fit_gp as shared_fit_gp
-from falcon.gp import matern_kernel
-from falcon.gp import single_threaded as single_threaded_block
+from falcon.gp import matern_kernel, single_threaded
 from harness.search import Knowledge, Searcher, StatefulSearcher
 from harness.space import SearchSpace
 from harness.traces import Trace
-
-
-# The baselines' linear algebra is on small matrices, where BLAS threads only contend with each other and with
-# parallel jobs (measured 5-10x slower asks on a loaded 2-core machine): run it single-threaded.
-def single_threaded(method):
-    """Decorate a method to run single-threaded (`falcon.gp.single_threaded`)."""
-    @functools.wraps(method)
-    def run(*args, **kwargs):
-        with single_threaded_block():
-            return method(*args, **kwargs)
-    return run
 
 
 def observed(searcher: Searcher) -> tuple[np.ndarray, np.ndarray]:
@@ -78,7 +65,7 @@ class SourceMatrixSearcher(StatefulSearcher):
     configurations), `_state()` and `_load_state(state)` for what they learned beyond the space.
     """
 
-    @single_threaded
+    @single_threaded()
     def fit(self, knowledge: Knowledge) -> "SourceMatrixSearcher":
         source = list(knowledge.sources)
         matrix = knowledge.normalised_objectives()

@@ -31,7 +31,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import nnls
 
-from baselines.common import best_untried, observed, single_threaded
+from baselines.common import best_untried, observed
+from falcon.gp import single_threaded
 from harness.search import Interval, Searcher
 from harness.space import Config, SearchSpace
 
@@ -81,13 +82,13 @@ class Ernest(Searcher):
         self.floor = floor
         self.check_parameters()
 
-    @single_threaded
+    @single_threaded()
     def start(self, space, seed, budget):
         super().start(space, seed, budget)
         self.features_ = scale_features(space)
         self.design_ = a_optimal_design(self.features_, self.n_init, self.rng_.permutation(len(space)))
 
-    @single_threaded
+    @single_threaded()
     def ask(self) -> Config:
         n = len(self.history_)
         if n < self.n_init:

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from baselines.common import fit_gp, observed, random_untried, single_threaded
-from falcon.gp import expected_improvement
+from baselines.common import fit_gp, observed, random_untried
+from falcon.gp import expected_improvement, single_threaded
 from harness.search import Interval, Searcher
 from harness.space import Config
 
@@ -37,7 +37,7 @@ class GPBO(Searcher):
         self.features_ = space.features()
         self.kernel_ = None
 
-    @single_threaded
+    @single_threaded()
     def ask(self) -> Config:
         if len(self.history_) < max(self.n_init, 1):
             self.phase_ = "init"

@@ -23,9 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from baselines.common import (SourceMatrixSearcher, fit_gp, observed, scale_to_observed,
-                              single_threaded)
-from falcon.gp import expected_improvement
+from baselines.common import SourceMatrixSearcher, fit_gp, observed, scale_to_observed
+from falcon.gp import expected_improvement, single_threaded
 from harness.search import Interval
 from harness.space import Config
 
@@ -62,7 +61,7 @@ class HeterBO(SourceMatrixSearcher):
         cost = np.ones(len(space)) if self.price_ is None else self.price_
         self.cost_ = cost / cost.mean()
 
-    @single_threaded
+    @single_threaded()
     def ask(self) -> Config:
         cand = self.untried()
         if not self.history_:

@@ -27,7 +27,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from baselines.common import SourceMatrixSearcher, best_untried, observed, random_untried, single_threaded
+from baselines.common import SourceMatrixSearcher, best_untried, observed, random_untried
+from falcon.gp import single_threaded
 from harness.search import Interval
 from harness.space import Config
 
@@ -133,7 +134,7 @@ class Morphling(SourceMatrixSearcher):
                          self.adapt_steps, self.adapt_lr)
         return predict(params, self.features_)
 
-    @single_threaded
+    @single_threaded()
     def ask(self) -> Config:
         n = len(self.history_)
         if n < self.n_init:

@@ -27,7 +27,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.cluster import KMeans
 
-from baselines.common import SourceMatrixSearcher, best_untried, observed, single_threaded
+from baselines.common import SourceMatrixSearcher, best_untried, observed
+from falcon.gp import single_threaded
 from harness.search import Interval
 from harness.space import Config
 
@@ -72,7 +73,7 @@ class Vesta(SourceMatrixSearcher):
         w = np.exp(-(err - err.min()) / self.temperature)
         return w / w.sum()
 
-    @single_threaded
+    @single_threaded()
     def ask(self) -> Config:
         if not self.history_:
             self.phase_ = "sandbox"

@@ -10,6 +10,7 @@ optimiser's iterations.
 from __future__ import annotations
 
 import contextlib
+import functools
 import warnings
 from typing import Iterator
 
@@ -22,17 +23,18 @@ from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import ConstantKernel, Kernel, Matern, Product, Sum, WhiteKernel
 from threadpoolctl import ThreadpoolController
 
-_CONTROLLER: list[ThreadpoolController] = []  # made on first use, once the BLAS and OpenMP libraries are loaded
+@functools.cache
+def _controller() -> ThreadpoolController:
+    """The process's thread-pool controller, made on first use (once the BLAS and OpenMP libraries are loaded)."""
+    return ThreadpoolController()
 
 
 @contextlib.contextmanager
 def single_threaded() -> Iterator[None]:
-    """Run the block with BLAS and OpenMP limited to one thread. The controller that finds the loaded libraries
-    is made once per process: finding them takes ~4 ms, more than a small GP fit, at every call of
-    `threadpoolctl.threadpool_limits`."""
-    if not _CONTROLLER:
-        _CONTROLLER.append(ThreadpoolController())
-    with _CONTROLLER[0].limit(limits=1):
+    """Run the block (or, as `@single_threaded()`, the decorated function) with BLAS and OpenMP limited to one
+    thread. One controller per process: finding the loaded libraries takes ~4 ms, more than a small GP fit, at
+    every call of `threadpoolctl.threadpool_limits`."""
+    with _controller().limit(limits=1):
         yield
 
 

@@ -3,12 +3,18 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from omegaconf import OmegaConf
 
 from harness.sim import Simulator
 from harness.sim.simulator import conf_file, load_sim_params
+from harness.paths import CONF_DIR
 from harness.space import load_space
 
 from . import fakes
+
+SPLIT = OmegaConf.load(CONF_DIR / "split" / "paper.yaml")
+PAPER_MODELS = sorted(list(SPLIT.source) + list(SPLIT.target))  # the 30 models of every shipped simulated set
+BASE = {"cpu_cores": 4, "gpu_type": "V100", "gpu_mem_gb": 2.4, "batch_size": 32, "gpu_power_pct": 100}
 
 
 @pytest.fixture(scope="session", params=[1, 2], ids=["v1", "v2"])

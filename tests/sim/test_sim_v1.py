@@ -6,16 +6,15 @@ import pandas as pd
 import pytest
 from omegaconf import OmegaConf
 
-from harness.paths import CONF_DIR, TRACES_DIR
+from harness.paths import TRACES_DIR
 from harness.sim import Simulator, predict
 from harness.sim.landscape import summary
 from harness.simulate import simulate_trace
 from harness.traces import TraceSet
 
+from .conftest import BASE, PAPER_MODELS
+
 SIM_V1 = TRACES_DIR / "sim-v1"
-SPLIT = OmegaConf.load(CONF_DIR / "split" / "paper.yaml")
-PAPER_MODELS = sorted(list(SPLIT.source) + list(SPLIT.target))
-BASE = {"cpu_cores": 4, "gpu_type": "V100", "gpu_mem_gb": 2.4, "batch_size": 32, "gpu_power_pct": 100}
 
 
 @pytest.fixture(scope="module")

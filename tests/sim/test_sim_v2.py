@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from omegaconf import OmegaConf
 
-from harness.paths import CONF_DIR, TRACES_DIR
+from harness.paths import TRACES_DIR
 from harness.sim import SimError, Simulator, predict
 from harness.sim.calibrate_v2 import gpu_ratio_errors
 from harness.sim.executor import plan
@@ -13,10 +13,9 @@ from harness.sim.simulator import conf_file, load_sim_params
 from harness.simulate import simulate_trace
 from harness.traces import TraceSet
 
+from .conftest import BASE, PAPER_MODELS
+
 SIM_V2 = TRACES_DIR / "sim-v2"
-SPLIT = OmegaConf.load(CONF_DIR / "split" / "paper.yaml")
-PAPER_MODELS = sorted(list(SPLIT.source) + list(SPLIT.target))
-BASE = {"cpu_cores": 4, "gpu_type": "V100", "gpu_mem_gb": 2.4, "batch_size": 32, "gpu_power_pct": 100}
 
 
 @pytest.fixture(scope="module")
