@@ -1,4 +1,4 @@
-"""Pieces the baselines share: the GP surrogate with their bounds (on `falcon.gp`, the one GP and
+"""Pieces the baselines share: the GP surrogate with their bounds (on `harness.surrogate`, the one GP and
 expected-improvement helper of the project), trial bookkeeping, and
 `SourceMatrixSearcher`, the base of the baselines that learn from the sources' normalised objectives and whose
 fitted state round-trips through JSON (`get_state`/`set_state`).
@@ -13,8 +13,8 @@ import numpy as np
 from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import Kernel
 
-from falcon.gp import fit_gp as shared_fit_gp
-from falcon.gp import matern_kernel, single_threaded
+from harness.surrogate import fit_gp as shared_fit_gp
+from harness.surrogate import matern_kernel, single_threaded
 from harness.search import Knowledge, Searcher, StatefulSearcher
 from harness.space import SearchSpace
 from harness.traces import Trace
@@ -44,7 +44,7 @@ def _tried_mask(n: int, tried: set[int]) -> np.ndarray:
 
 
 def fit_gp(x: np.ndarray, y: np.ndarray, warm: Kernel | None = None) -> GaussianProcessRegressor:
-    """The shared GP (`falcon.gp`) with the baselines' bounds, hyperparameters by marginal likelihood; `warm`: the
+    """The shared GP (`harness.surrogate`) with the baselines' bounds, hyperparameters by marginal likelihood; `warm`: the
     previous fit's kernel, whose hyperparameters start the optimiser."""
     kernel = warm or matern_kernel(x.shape[1], length_scale=0.5, length_bounds=(1e-2, 1e2), noise_bounds=(1e-6, 1e-1))
     return shared_fit_gp(x, y, kernel)

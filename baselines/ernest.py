@@ -32,7 +32,7 @@ import numpy as np
 from scipy.optimize import nnls
 
 from baselines.common import best_untried, observed
-from falcon.gp import single_threaded
+from harness.surrogate import single_threaded
 from harness.search import Interval, Searcher
 from harness.space import Config, SearchSpace
 

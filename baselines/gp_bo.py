@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from baselines.common import fit_gp, observed, random_untried
-from falcon.gp import expected_improvement, single_threaded
+from harness.surrogate import expected_improvement, single_threaded
 from harness.search import Interval, Searcher
 from harness.space import Config
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from baselines.common import SourceMatrixSearcher, fit_gp, observed, scale_to_observed
-from falcon.gp import expected_improvement, single_threaded
+from harness.surrogate import expected_improvement, single_threaded
 from harness.search import Interval
 from harness.space import Config
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from baselines.common import SourceMatrixSearcher, best_untried, observed, random_untried
-from falcon.gp import single_threaded
+from harness.surrogate import single_threaded
 from harness.search import Interval
 from harness.space import Config
 

@@ -15,7 +15,7 @@ optimisation; this class only keeps the oracle from seeing a configuration twice
   off the grid cannot arise; if a library returned one anyway, `SearchSpace.index` refuses it with the value
   and the allowed ones (a bug in the adapter, not a case to paper over).
 
-The library runs single-threaded (`falcon.gp.single_threaded`, every thread pool incl. OpenMP), as the
+The library runs single-threaded (`harness.surrogate.single_threaded`, every thread pool incl. OpenMP), as the
 other baselines' surrogates do: on the shared 2-core machine, under pytest, XGBoost's OpenMP threads (Syne Tune's
 BORE classifier) took 21 ms per fit or predict call instead of about 0.2-2 ms, a search 10-20x slower.
 """
@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from falcon.gp import single_threaded
+from harness.surrogate import single_threaded
 from harness.search import Interval, Searcher
 from harness.space import Config
 

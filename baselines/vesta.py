@@ -28,7 +28,7 @@ import numpy as np
 from sklearn.cluster import KMeans
 
 from baselines.common import SourceMatrixSearcher, best_untried, observed
-from falcon.gp import single_threaded
+from harness.surrogate import single_threaded
 from harness.search import Interval
 from harness.space import Config
 

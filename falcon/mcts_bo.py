@@ -19,7 +19,7 @@ from sklearn.cluster import KMeans
 from sklearn.gaussian_process.kernels import Kernel
 from sklearn.svm import SVC
 
-from falcon.gp import expected_improvement, fit_gp, single_threaded
+from harness.surrogate import expected_improvement, fit_gp, single_threaded
 from falcon.trees import RegionNode
 
 REFIT_LIMIT = 100  # trials after which the GP's hyperparameters stop being re-estimated

@@ -49,7 +49,7 @@ import pandas as pd
 
 from falcon.curves import (RESPONSE_KINDS, ResourceCurve, curve_response, curves_from_table, curves_of_response,
                            learn_responses)
-from falcon.gp import matern_kernel
+from harness.surrogate import matern_kernel
 from falcon.mcts_bo import RegionScorer, calibrate, posterior, propose, select_leaf, split_with_trials
 from falcon.pruning import prune_knobs
 from falcon.trees import RegionNode, RegionTree

@@ -24,7 +24,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.svm import SVC
 
 from falcon.curves import ResourceCurve
-from falcon.gp import single_threaded
+from harness.surrogate import single_threaded
 from harness.space import SearchSpace
 
 

@@ -41,7 +41,7 @@ def select_knowledge(traces: TraceSet, sources: Sequence[str], target: str, prot
 def code_version(searcher: Searcher) -> str:
     """Package version plus a SHA-256 over the source files of the searcher's package (or its module, for a
     searcher in a module of its own, e.g. a user's), of the harness modules a search runs on, and of every other
-    module that the searcher's class (and its base classes) import names from (e.g. `falcon.gp` for the GP
+    module that the searcher's class (and its base classes) import names from (e.g. `harness.surrogate` for the GP
     baselines): a fitted state cached, or a job finished, under another version of that code is not reused."""
     return _code_version(type(searcher))
 

@@ -121,7 +121,7 @@ def test_fitted_state_survives_json_and_gives_the_same_search(sources, target):
 def test_gp_hyperparameters_are_kept_past_the_refit_limit(monkeypatch, sources, target, small_space):
     """A budget near the size of the space must finish: past REFIT_LIMIT trials the GP is not re-optimised."""
     import falcon.mcts_bo
-    from falcon.gp import fit_gp, matern_kernel
+    from harness.surrogate import fit_gp, matern_kernel
 
     rng = np.random.default_rng(0)
     x, y = rng.random((20, 3)), rng.random(20)

@@ -1,5 +1,7 @@
 """The Gaussian-process surrogate and expected improvement that Falcon and the GP-based baselines share.
 
+A neutral module (in the harness, not in `falcon/`), so that no baseline depends on the method under test.
+
 One Matern-5/2 kernel with one length scale per input, a signal variance and a white-noise term; scikit-learn's
 GaussianProcessRegressor with standardised targets and no optimiser restarts, run single-threaded (on these
 small matrices BLAS threads only contend: `single_threaded`); and expected improvement for maximisation.

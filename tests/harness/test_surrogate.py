@@ -1,11 +1,11 @@
-"""The shared GP (falcon.gp): its fast likelihood is scikit-learn's, and a fit follows it."""
+"""The shared GP (harness.surrogate): its fast likelihood is scikit-learn's, and a fit follows it."""
 
 import numpy as np
 import pytest
 from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import RBF
 
-from falcon.gp import fit_gp, matern_kernel, matern_objective
+from harness.surrogate import fit_gp, matern_kernel, matern_objective
 
 
 @pytest.mark.parametrize("n, d", [(2, 1), (7, 3), (25, 12)])
