@@ -18,8 +18,8 @@ Syne Tune 0.16's GP option (BoTorch) asked in 50-120 s per trial on this project
 not offered. Its differential-evolution acquisition optimiser (`acq_optimizer="de"`) fails on numpy >= 1.24
 (`np.float`), so candidates are always sampled (`"rs"`).
 
-Ordered knobs are `ordinal` domains and unordered knobs `choice` domains (`harness.export.syne_tune_space`, the
-one mapping), so every proposal is on the grid. Syne Tune draws its random configurations from numpy's global
+Ordered knobs are `ordinal` domains and unordered knobs `choice` domains (the one mapping,
+`harness.syne_tune_mapping.syne_tune_space`), so every proposal is on the grid. Syne Tune draws its random configurations from numpy's global
 generator (`Domain.sample()` without a `random_state`): the adapter seeds numpy's global generator with a seed
 drawn from the run's generator at start, so a search is reproducible (searches in one process run one after
 another, never interleaved).
@@ -41,7 +41,7 @@ from syne_tune.optimizer.schedulers.searchers.bore import Bore
 from syne_tune.optimizer.schedulers.single_objective_scheduler import SingleObjectiveScheduler
 
 from baselines.peer_adapter import PeerAdapter, PeerExhausted
-from harness.export import syne_tune_space
+from harness.syne_tune_mapping import syne_tune_space
 from harness.search import Interval, OneOf
 from harness.space import Config
 

@@ -15,7 +15,7 @@ COMMANDS = {
     "run": ("harness.run", "one search (add -m for a sweep through Hydra's launcher)"),
     "sweep": ("harness.sweep", "methods x targets x seeds, resumable, with a progress bar"),
     "report": ("harness.report", "summary.json, summary.md and the figures of a results folder"),
-    "simulate": ("harness.simulate", "write a simulated trace set"),
+    "simulate": ("harness.sim.__main__", "write a simulated trace set"),
     "collect": ("harness.collect.__main__", "measure a model's trace on this machine"),
     "tune": ("harness.tune", "recommend a configuration for a model on this machine, under an SLO"),
     "import-release": ("harness.import_release", "import the Falcon authors' released data as a trace set"),

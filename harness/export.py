@@ -11,7 +11,7 @@ exactly as stored; and `DIR/DATA_CARD.md`, which says what every column means an
 hyperparameter row per configuration (in index order), one seed per repetition, a single fidelity `trial` = 1
 (a trial is one whole stress test), and objectives `feasible` (1/0) followed by the measured fields. Syne Tune
 stores float32 (use `csv` for exact values) and names the space with `choice`/`ordinal` domains
-(`syne_tune_space`, which the `syne_tune_bo` peer uses too). Load it with
+(`harness.syne_tune_mapping.syne_tune_space`, which the Syne Tune peers use too). Load it with
 `syne_tune.blackbox_repository.blackbox_tabular.deserialize(DIR/<set>)`.
 
 `out` must not exist yet: an export never replaces anything; it is written into a temporary sibling and renamed.
@@ -32,7 +32,6 @@ from omegaconf import DictConfig
 
 from harness.config import one_line_errors
 from harness.paths import CONF_DIR, safe_name, trace_set_path
-from harness.space import SearchSpace
 from harness.traces import MEASUREMENT_FIELDS, Trace, TraceSet
 
 FORMATS = ("csv", "syne_tune")
@@ -101,18 +100,12 @@ def export_csv(traces: TraceSet, tmp: Path) -> None:
     (tmp / "DATA_CARD.md").write_text(data_card(traces, present_fields(loaded)))
 
 
-def syne_tune_space(space: SearchSpace) -> dict:
-    """The grid as a Syne Tune config space: `ordinal` (Syne Tune's default kind) for ordered knobs, `choice` for
-    unordered ones. The one mapping, used by this export and by the `syne_tune_bo` peer."""
-    from syne_tune.config_space import choice, ordinal
-
-    return {k.name: ordinal(list(k.values)) if k.ordered else choice(list(k.values)) for k in space.knobs}
-
-
 def export_syne_tune(traces: TraceSet, tmp: Path) -> None:
     try:
         from syne_tune.blackbox_repository.blackbox_tabular import BlackboxTabular, serialize
         from syne_tune.config_space import randint
+
+        from harness.syne_tune_mapping import syne_tune_space
     except ImportError as e:
         raise ExportError(f"format=syne_tune needs the peers extra (pip install -e '.[peers]'): {e}") from None
     loaded = traces.load_many(traces.models)

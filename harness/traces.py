@@ -30,7 +30,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from harness.ops.vocabulary import check_op_types
+from harness.vocabulary import check_op_types
 from harness.paths import UnsafeNameError, safe_name
 from harness.space import SearchSpace, SpaceError
 
@@ -426,7 +426,7 @@ def _read_manifest(folder: Path) -> dict:
     path components, every file has a SHA-256, and it lists every file the folder holds."""
     manifest_path = folder / MANIFEST
     if not manifest_path.is_file():
-        hint = " (run `python -m harness.import_release` or `python -m harness.simulate` first?)"
+        hint = " (run `python -m harness.import_release` or `python -m harness.sim` first?)"
         raise TraceError(f"no trace set at {folder}: {MANIFEST} not found{hint}")
     try:
         manifest = json.loads(manifest_path.read_text())

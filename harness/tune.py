@@ -48,7 +48,7 @@ from harness.collect.journal import CollectError, CollectLock, Journal
 from harness.collect.models import resolve
 from harness.config import ConfigError, check_run, one_line_errors
 from harness.constraints import ConstraintError, Constraints
-from harness.ops.vocabulary import canonical_profile
+from harness.vocabulary import canonical_profile
 from harness.paths import CONF_DIR, trace_set_path
 from harness.results import atomic_write_text, differences
 from harness.run import JobError, fit_searcher, make_searcher

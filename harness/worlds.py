@@ -4,7 +4,7 @@
     python -m harness.worlds 'worlds=[sim-v1,sim-w7-fx015]' seeds=3
 
 A world is a shipped trace set (`traces: <conf/traces name>`), a simulated one made on the fly (`simulate:`
-overrides of `python -m harness.simulate`, generated into `cache_dir/<world>-<config digest>` and reused only while
+overrides of `python -m harness.sim`, generated into `cache_dir/<world>-<config digest>` and reused only while
 the digest of its whole simulator config matches), or the authors' release (`import_from:`, imported into the cache
 when the folder exists, else skipped with a message). Every method runs on every world's target models with the
 tuned values of that world where `conf/method/tuned/<world>/` has them (defaults otherwise: the study says which).
@@ -55,10 +55,10 @@ class World:
 
 
 def _simulate(args: list[str], *extra: str) -> str:
-    """Run `python -m harness.simulate ARGS` (the command a user would type); returns its standard output."""
-    done = subprocess.run([sys.executable, "-m", "harness.simulate", *args, *extra], capture_output=True, text=True)
+    """Run `python -m harness.sim ARGS` (the command a user would type); returns its standard output."""
+    done = subprocess.run([sys.executable, "-m", "harness.sim", *args, *extra], capture_output=True, text=True)
     if done.returncode != 0:
-        raise WorldError(f"harness.simulate {' '.join(args)} failed: {done.stderr.strip().splitlines()[-1:]}")
+        raise WorldError(f"harness.sim {' '.join(args)} failed: {done.stderr.strip().splitlines()[-1:]}")
     return done.stdout
 
 

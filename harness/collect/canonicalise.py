@@ -2,7 +2,7 @@
 `python -m harness.collect action=canonicalise out=SET`.
 
 Measured values are kept as they are (measurements, runs); each model's operator profile is converted with
-`harness.ops.vocabulary.canonical_profile`, and the ATen profile as measured is kept in the auxiliary table
+`harness.vocabulary.canonical_profile`, and the ATen profile as measured is kept in the auxiliary table
 `operators_raw`. A model that already has that table is left unchanged, so running it twice changes nothing.
 The set is rewritten atomically.
 """
@@ -16,7 +16,7 @@ import pandas as pd
 
 from harness.collect.collector import OPERATOR_PROFILE, profile_rows
 from harness.collect.journal import CollectError
-from harness.ops.vocabulary import canonical_profile
+from harness.vocabulary import canonical_profile
 from harness.traces import Trace, TraceSet, write_trace_set
 
 RAW = "operators_raw"

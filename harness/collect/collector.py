@@ -36,7 +36,7 @@ from harness.collect.backends import REPO, Backend, software
 from harness.collect.journal import CollectError, CollectLock, Journal
 from harness.collect.loadgen import __doc__ as LOADGEN_DOC
 from harness.collect.models import resolve
-from harness.ops.vocabulary import canonical_profile
+from harness.vocabulary import canonical_profile
 from harness.space import SearchSpace
 from harness.traces import Trace, TraceSet, write_trace_set
 
@@ -45,7 +45,7 @@ NOTE = ("Measured on a machine that may be shared: timings carry the noise of ot
 OPERATOR_PROFILE = (
     "torch.profiler: aten operators called directly by the forward pass; time_ms is inclusive time per batch "
     "(device time on a GPU), mem_mb the memory they allocate. Operator types are Relay names "
-    "(harness.ops.vocabulary.canonical_profile); the aten names as measured are in the auxiliary table "
+    "(harness.vocabulary.canonical_profile); the aten names as measured are in the auxiliary table "
     "operators_raw")
 SET_LOCK_WAIT_S = 600.0  # finishing writers take the set lock in turn; each holds it for one set write
 

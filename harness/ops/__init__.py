@@ -13,7 +13,7 @@ def inventory(model_name: str, batch_size: int, frontend: str = "torch") -> Inve
     """The operator inventory of a zoo model at a batch size, from torch.export (`frontend="torch"`, needs the
     torch extra) or from its ONNX export imported by TVM (`frontend="tvm"`, needs the torch and tvm extras)."""
     if frontend == "torch":
-        from harness.ops.export import inventory as from_export
+        from harness.ops.torch_inventory import inventory as from_export
 
         return from_export(model_name, batch_size)
     if frontend == "tvm":

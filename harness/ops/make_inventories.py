@@ -18,7 +18,7 @@ from omegaconf import DictConfig
 
 from harness.config import ConfigError, one_line_errors
 from harness.models import MODELS
-from harness.ops.export import inventories
+from harness.ops.torch_inventory import inventories
 from harness.ops.store import BATCH_SIZES, DATA_DIR, FORMAT_VERSION, write_model, write_summary
 from harness.paths import CONF_DIR
 

@@ -22,9 +22,9 @@ from torch.profiler import ProfilerActivity
 from torch.profiler import profile as torch_profile
 
 from harness.models import build, example_input, spec
-from harness.ops.export import RNN_DECOMPOSITIONS
+from harness.ops.torch_inventory import RNN_DECOMPOSITIONS
 from harness.ops.kops import identify_kops
-from harness.ops.relay_names import ATEN_TO_RELAY
+from harness.relay_names import ATEN_TO_RELAY
 from harness.traces import OpStat
 
 

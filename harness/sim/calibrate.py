@@ -23,7 +23,7 @@ import hydra
 import numpy as np
 import pandas as pd
 from hydra.utils import to_absolute_path
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from scipy.optimize import least_squares
 
 from harness.paths import CONF_DIR
@@ -135,14 +135,14 @@ def main(cfg: DictConfig) -> None:
         print(f"in sample: median {report['in_sample']['median_pct']} %, p90 {report['in_sample']['p90_pct']} %")
         print(f"wrote {out}")
     elif cfg.mode == "executor":
-        from harness.sim.calibrate_v2 import score_executors
+        from harness.sim.v2_fits import score_executors
         shares = release_file(cfg, "models", "model-operator")
         print(score_executors(cfg.sim, shares, cfg.executor_grid).to_string(index=False))
     elif cfg.mode == "gpus":
-        from harness.sim.calibrate_v2 import fit_gpu_corrections
+        from harness.sim.v2_fits import fit_gpu_corrections
         print(json.dumps(fit_gpu_corrections(cfg.sim), indent=1))
     elif cfg.mode == "cpu":
-        from harness.sim.calibrate_v2 import fit_cpu_serving
+        from harness.sim.v2_fits import fit_cpu_serving
         print(json.dumps(fit_cpu_serving(cfg.sim, Path(to_absolute_path(cfg.cpu_traces))), indent=1))
     else:
         raise SystemExit(f"mode={cfg.mode!r} is not a calibration; allowed: ops, executor, gpus, cpu")

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.sim import cpu, executor, noise
+import harness.sim.cpu as cpu
+import harness.sim.executor as executor
+import harness.sim.noise as noise
 from harness.sim.hardware import SimError
 from harness.sim.opcost import op_class
 

@@ -25,7 +25,12 @@ import numpy as np
 from omegaconf import OmegaConf
 
 from harness.paths import CONF_DIR
-from harness.sim import cpu, cpu_serving, executor, memory, noise, pricing
+import harness.sim.cpu as cpu
+import harness.sim.cpu_serving as cpu_serving
+import harness.sim.executor as executor
+import harness.sim.memory as memory
+import harness.sim.noise as noise
+import harness.sim.pricing as pricing
 from harness.sim.hardware import GPU, SimError, gpu as gpu_spec
 from harness.sim.opcost import gpu_arrays, load_params, op_class, op_times_us
 from harness.sim.power import PowerModel

@@ -1,5 +1,5 @@
 """The tune app's config search path: its own folder (conf/tune/), then conf/ (the `method` and `space` groups,
-as harness.run and harness.simulate compose them) and conf/collect/ (the collector's `settings` presets).
+as harness.run and harness.sim compose them) and conf/collect/ (the collector's `settings` presets).
 
 Only the app whose primary config folder is conf/tune/ is touched; every other app's search path stays as it is
 (the collector's own `settings` group is not shadowed by a second definition).

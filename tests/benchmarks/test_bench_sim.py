@@ -1,6 +1,6 @@
 """Benchmarks of the simulator. Run: scripts/test tests/benchmarks/test_bench_sim.py --benchmark-enable
 
-The whole trace set (`python -m harness.simulate`) is timed in docs/simulator.md; here: one model's full grid
+The whole trace set (`python -m harness.sim`) is timed in docs/simulator.md; here: one model's full grid
 (what the trace set repeats per model) and one `predict` call.
 """
 
@@ -9,7 +9,7 @@ import pytest
 
 from harness.sim import Simulator, predict
 from harness.sim.simulator import conf_file, load_sim_params
-from harness.simulate import simulate_trace
+from harness.sim.generate import simulate_trace
 from harness.space import load_space
 
 

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from harness.collect.canonicalise import canonicalise_set
-from harness.ops.vocabulary import OTHER, VOCABULARY, canonical_profile
+from harness.vocabulary import OTHER, VOCABULARY, canonical_profile
 from harness.space import Knob, SearchSpace
 from harness.traces import Trace, TraceError, TraceSet, _write_parquet, sha256_file, write_trace_set
 

@@ -363,7 +363,7 @@ def test_the_users_path_simulate_sources_over_their_own_space_then_tune(tmp_path
     """docs/tune.md: simulate zoo models over one's own space (a conf folder of one's own on Hydra's search
     path, sim-v2's CPU-only serving), then tune a model against them."""
     knowledge, own_conf = tmp_path / "sim-tiny", f"hydra.searchpath=[file://{TUNE_CONF}]"
-    sim = subprocess.run([sys.executable, "-m", "harness.simulate", "space=tiny", own_conf, "models=[resnet-18,gru]",
+    sim = subprocess.run([sys.executable, "-m", "harness.sim", "space=tiny", own_conf, "models=[resnet-18,gru]",
                           f"out={knowledge}", "name=sim-tiny"], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert sim.returncode == 0, sim.stderr
     assert TraceSet(knowledge).space == SPACE

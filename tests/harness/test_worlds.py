@@ -37,7 +37,7 @@ def test_a_simulated_world_is_reused_only_while_its_config_digest_matches(tmp_pa
 
 
 def test_a_bad_simulator_key_gets_one_clear_message(tmp_path):
-    with pytest.raises(WorldError, match="harness.simulate .*sim.noise.nope"):
+    with pytest.raises(WorldError, match="harness.sim .*sim.noise.nope"):
         simulated_world("w-test", {"sim.noise.nope": 1}, tmp_path)
 
 

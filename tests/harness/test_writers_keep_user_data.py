@@ -73,7 +73,7 @@ def test_import_release_writes_a_new_folder_and_takes_the_space_as_a_group_choic
 
 def test_simulate_refuses_a_users_clone(users_clone, monkeypatch, capsys):
     before = snapshot(users_clone)
-    code, err = run_entry("harness.simulate", ["models=[vgg16]", "reps=1", f"out={users_clone}"], monkeypatch, capsys)
+    code, err = run_entry("harness.sim.__main__", ["models=[vgg16]", "reps=1", f"out={users_clone}"], monkeypatch, capsys)
     assert code != 0 and f"refusing to replace {users_clone}: it is not empty" in err
     assert snapshot(users_clone) == before
 

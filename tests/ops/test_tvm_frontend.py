@@ -8,7 +8,7 @@ torch = pytest.importorskip("torch")
 
 from harness.ops import inventory  # noqa: E402
 from harness.ops import tvm_frontend  # noqa: E402
-from harness.ops.export import module_inventory  # noqa: E402
+from harness.ops.torch_inventory import module_inventory  # noqa: E402
 from harness.ops.relax_names import RELAX_TO_RELAY  # noqa: E402
 
 COLUMNS = ["op_type", "input_shapes", "output_shape", "flops", "bytes_read", "bytes_written", "param_bytes"]

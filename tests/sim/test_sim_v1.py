@@ -9,7 +9,7 @@ from omegaconf import OmegaConf
 from harness.paths import TRACES_DIR
 from harness.sim import Simulator, predict
 from harness.sim.landscape import summary
-from harness.simulate import simulate_trace
+from harness.sim.generate import simulate_trace
 from harness.traces import TraceSet
 
 from .conftest import BASE, PAPER_MODELS
@@ -36,7 +36,7 @@ def test_sim_v1_holds_the_paper_models_over_the_paper_space(sim_v1):
 def test_regenerating_a_model_gives_the_committed_trace(set_name, model):
     """Both published simulated sets regenerate from their recorded parameters (sim-v1 stays as published). ncf is
     one of the five sim-v1 models whose objectives round with the scale 10^-5, which the vectorised power computed
-    one ulp apart on other CPUs (harness.simulate._V1_SCALES)."""
+    one ulp apart on other CPUs (harness.sim._V1_SCALES)."""
     traces = TraceSet(TRACES_DIR / set_name)
     info = traces.manifest["models"][model]
     sim = Simulator(OmegaConf.create(info["sim_params"]))

@@ -7,10 +7,10 @@ from omegaconf import OmegaConf
 
 from harness.paths import TRACES_DIR
 from harness.sim import SimError, Simulator, predict
-from harness.sim.calibrate_v2 import gpu_ratio_errors
+from harness.sim.v2_fits import gpu_ratio_errors
 from harness.sim.executor import plan
 from harness.sim.simulator import conf_file, load_sim_params
-from harness.simulate import simulate_trace
+from harness.sim.generate import simulate_trace
 from harness.traces import TraceSet
 
 from .conftest import BASE, PAPER_MODELS
@@ -137,7 +137,7 @@ def test_cpu_serving_parameters_are_the_fit_to_the_shipped_measurements():
     """conf/sim/v2.yaml's fitted CPU-serving values are what `harness.sim.calibrate mode=cpu` gives on
     traces/measured-cpu (so the two cannot drift apart when the set is recollected)."""
     from harness.paths import TRACES_DIR
-    from harness.sim.calibrate_v2 import fit_cpu_serving
+    from harness.sim.v2_fits import fit_cpu_serving
     params = load_sim_params(conf_file(2))
     fitted = fit_cpu_serving(params, TRACES_DIR / "measured-cpu")["fitted_on_all"]
     assert fitted == pytest.approx({k: params["cpu_serving"][k] for k in fitted}, rel=2e-3)

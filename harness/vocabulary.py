@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Iterable
 
-from harness.ops.relay_names import ATEN_TO_RELAY, relay_names
+from harness.relay_names import ATEN_TO_RELAY, relay_names
 
 OTHER = "other"
 
@@ -37,7 +37,7 @@ def check_op_types(op_types: Iterable[str], where: str) -> None:
     unknown = unknown_op_types(op_types)
     if unknown:
         raise ValueError(f"{where}: operator types {unknown[:10]} are not in the operator vocabulary (Relay "
-                         "names, harness/ops/vocabulary.py); a measured profile with ATen names is converted by "
+                         "names, harness/vocabulary.py); a measured profile with ATen names is converted by "
                          "`python -m harness.collect action=canonicalise out=SET`")
 
 

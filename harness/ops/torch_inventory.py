@@ -12,7 +12,7 @@ from torch._decomp import get_decompositions
 from harness.models import build, example_input, spec
 from harness.ops.costs import bytes_moved, flops
 from harness.ops.inventory import COLUMNS, Inventory, shapes_text
-from harness.ops.relay_names import ALIASING, CREATION, relay_names
+from harness.relay_names import ALIASING, CREATION, relay_names
 
 # Recurrent layers are unrolled into per-step dense/split/sigmoid/tanh/multiply/add, as TVM does.
 RNN_DECOMPOSITIONS = get_decompositions([torch.ops.aten.lstm.input, torch.ops.aten.gru.input])
@@ -138,7 +138,7 @@ def _walk(program, model_name: str, shapes: Shapes) -> Inventory:
             names = relay_names(aten, weight_rank, transposed)
         except KeyError:
             raise ValueError(f"{model_name}: no Relay name for aten.{aten}; add it to "
-                             "harness/ops/relay_names.py") from None
+                             "harness/relay_names.py") from None
         if names:
             rows.extend(_rows(names, node, inputs, constants, shapes))
     ops = pd.DataFrame(rows, columns=COLUMNS)

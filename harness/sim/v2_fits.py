@@ -1,4 +1,4 @@
-"""Calibration of what simulator v2 adds (`python -m harness.sim.calibrate mode=executor|gpus|cpu`).
+"""The fits of what simulator v2 adds, run by `python -m harness.sim.calibrate mode=executor|gpus|cpu`.
 
 - executor: operator time shares of the 12 target models under each executor setting, against the authors'
   released shares (model-operator/<m>/operators.csv): mean Jaccard of the key operators at 5 % and mean

@@ -6,9 +6,9 @@ pytestmark = pytest.mark.torch
 pytest.importorskip("torch")  # the torch extra is installed in CI (scripts/test)
 
 from harness.ops import load_inventory  # noqa: E402
-from harness.ops.export import inventories, inventory  # noqa: E402
+from harness.ops.torch_inventory import inventories, inventory  # noqa: E402
 from harness.ops.make_inventories import make_inventories  # noqa: E402
-from harness.ops.relay_names import ATEN_TO_RELAY  # noqa: E402
+from harness.relay_names import ATEN_TO_RELAY  # noqa: E402
 
 
 def test_resnet18_operators_and_flops():

@@ -1,35 +1,19 @@
-"""Write a simulated trace set: every configuration of a space, for every model, with repetitions.
+"""Simulated trace generation: every configuration of a space for one model, with repetitions, rounded as the
+published sets are (`simulate_trace`); the app `python -m harness.sim` writes whole trace sets with it.
 
-    python -m harness.simulate                        # traces/sim-v2: the paper's 30 models x 1,440 configs x 5 reps
-    python -m harness.simulate sim=v1                 # traces/sim-v1, byte for byte as published
-    python -m harness.simulate models=[vgg16,gru] out=traces/sim-small name=sim-small
-    python -m harness.simulate sim.noise.model_effect_scale=0 out=traces/sim-v2-nofx name=sim-v2-nofx
-    python -m harness.simulate space=cpu_local models=[resnet-18] out=traces/sim-v2-cpu name=sim-v2-cpu
-
-The same configuration and seed give byte-identical files. docs/simulator.md describes the model behind it.
+The same inputs and seed give byte-identical tables.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import platform
-import sys
-
-import hydra
 import numpy as np
 import pandas as pd
-from hydra.utils import to_absolute_path
-from omegaconf import DictConfig, OmegaConf
 
-from harness.config import one_line_errors
-from harness.paths import CONF_DIR
-from harness.sim import SimError, Simulator
 from harness.sim.cpu_serving import INVENTORY_BATCHES
 from harness.sim.noise import rng as keyed_rng
-from harness.sim.opcost import PARAMS_FILE
+from harness.sim.simulator import Simulator
 from harness.space import SearchSpace
-from harness.traces import MEASUREMENT_FIELDS, Trace, check_replaceable, sha256_file, write_trace_set
+from harness.traces import MEASUREMENT_FIELDS, Trace
 
 # Significant digits kept: finer than each field's repetition noise (3 % on throughput, 1 % on power, ~25 % p99 tail).
 DIGITS = {"latency_p99_ms": 3, "power_w": 3}
@@ -101,53 +85,3 @@ def operator_table(expected: dict, exact: bool = False) -> pd.DataFrame:
         "time_ms": round_sig(t, DEFAULT_DIGITS, exact), "time_share": np.round(np.where(t_total > 0, t / t_total, 0.0), 5),
         "mem_mb": round_sig(mm, DEFAULT_DIGITS, exact),
         "mem_share": np.round(np.divide(mm, m_total, out=np.zeros_like(mm), where=m_total > 0), 5)})
-
-
-def model_list(cfg: DictConfig) -> list[str]:
-    if cfg.models is not None:
-        return list(cfg.models)
-    return sorted(list(cfg.split.source) + list(cfg.split.target))
-
-
-def run(cfg: DictConfig) -> list[str]:
-    check_replaceable(to_absolute_path(cfg.out))  # before any work: never a user's folder
-    space = SearchSpace.from_dict(OmegaConf.to_container(cfg.space, resolve=True))  # also a user's own space
-    sim = Simulator(cfg.sim)
-    params = OmegaConf.to_container(cfg.sim, resolve=True)
-    simulator = f"harness.sim v{sim.version}"
-    common = {"provenance": "simulated", "simulator": simulator, "seed": int(cfg.seed), "reps": int(cfg.reps),
-              "sim_params": params, "op_cost_sha256": sha256_file(PARAMS_FILE),
-              "software": {"python": platform.python_version(), "numpy": np.__version__}}
-    traces, skipped = [], {}
-    for model in model_list(cfg):
-        try:
-            # inventories are stored from batch 4 up (CPU-only serving extrapolates below it)
-            sim.batch_ops(model, max(int(min(space.knob("batch_size").values)), SMALLEST_INVENTORY))
-        except SimError as e:  # no inventory for this model
-            skipped[model] = str(e).splitlines()[0][:200]
-            print(f"skip {model}: {skipped[model]}", file=sys.stderr)
-            continue
-        traces.append(simulate_trace(sim, model, space, int(cfg.reps), int(cfg.seed), {**common, "model": model}))
-        print(f"{model}: {int(traces[-1].feasible.sum())}/{len(space)} configurations feasible", file=sys.stderr)
-    if not traces:
-        raise SimError(f"no model could be simulated, nothing written: {skipped}")
-    info = {"provenance": "simulated", "simulator": simulator, "seed": int(cfg.seed), "reps": int(cfg.reps),
-            "sim_params_digest": _digest(params), "skipped_models": skipped,
-            "note": "docs/simulator.md describes the model; regenerate with `python -m harness.simulate`"}
-    write_trace_set(to_absolute_path(cfg.out), traces, cfg.name, info)
-    return [t.model for t in traces]
-
-
-def _digest(obj) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()
-
-
-@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="sim/simulate")
-def main(cfg: DictConfig) -> None:
-    with one_line_errors("simulate", (SimError,)):
-        written = run(cfg)
-    print(f"wrote {len(written)} models to {cfg.out}")
-
-
-if __name__ == "__main__":
-    main()
