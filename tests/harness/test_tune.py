@@ -343,6 +343,7 @@ def test_sigkill_after_the_second_trial_then_restart_measures_every_configuratio
               lambda: (out / "journal.jsonl").exists() and len(config_records(out)) >= 2, "tune",
               cwd=ROOT, env=tiny_env())
     assert 2 <= len(config_records(out)) < 4
+    (out / "work" / "worker-killed").mkdir(exist_ok=True)  # what a worker killed with its tuner leaves, at least
 
     done = run_tune_cli(*args)
     assert done.returncode == 0, done.stderr
@@ -358,6 +359,7 @@ def test_sigkill_after_the_second_trial_then_restart_measures_every_configuratio
     assert {b: t["feasible"] for b, t in by_batch.items()} == {1: True, 2: True, 4: False, 8: False}
     assert by_batch[8]["reason"].startswith("worker crashed") and by_batch[4]["objective"] == 0
     assert summary["recommendation"]["config"]["batch_size"] in (1, 2)
+    assert not list((out / "work").glob("worker-*"))  # the killed worker's scratch is gone
 
 
 @pytest.mark.slow
