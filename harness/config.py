@@ -131,6 +131,7 @@ class TuneConf:
     allow_power_cap: bool = False
     tuned: bool = True
     progress: bool = True
+    remeasure: int = 2  # under an SLO: the best trials measured once more before one is recommended (0: none)
 
 
 def register() -> None:

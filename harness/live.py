@@ -55,14 +55,16 @@ def observe(space: SearchSpace, record: dict, price: float, reps: int) -> Observ
 
 class LiveEvaluator(Evaluator):
     """Measures `model_ref` on `backend` at each configuration asked, appending each measurement to `journal`;
-    the first trials are answered from `journaled` (the journal's records of an earlier start)."""
+    the first trials (and re-measurements) are answered from `journaled` (the journal's records of an earlier
+    start)."""
 
     def __init__(self, backend: Backend, model_ref: str, space: SearchSpace, settings: Settings, work_dir: Path,
                  journal: Journal, journaled: list[dict],
                  measuring: Callable[[Config], None] = lambda config: None):
         self.backend, self.model_ref, self.space = backend, model_ref, space
         self.settings, self.work_dir, self.journal = settings, work_dir, journal
-        self._journaled = list(journaled)
+        self._journaled = [r for r in journaled if r["kind"] == "config"]
+        self._remeasured = {int(r["index"]): r for r in journaled if r["kind"] == "remeasure"}
         self._measuring = measuring  # told each configuration before it is measured (a progress display)
         self.records: list[dict] = []  # the journal record of every trial so far, in order
 
@@ -81,15 +83,43 @@ class LiveEvaluator(Evaluator):
                                       f"searcher now proposes {self.space.config(index)} with the same seed: the "
                                       "method's code changed since; tune into a new out")
         else:
-            config = self.space.config(index)
-            self._measuring(config)
-            measured = measure_configuration(self.backend, self.model_ref, config, self.settings, self.work_dir)
-            record = {"kind": "config", "trial": trial, "index": index, "config": config, "date": now(),
-                      "load_avg": list(os.getloadavg()), **measured}
-            self.journal.append(record)  # durable before the searcher learns it
+            record = self._measure("config", index, trial=trial)
         self.records.append(record)
-        return observe(self.space, record, self.backend.price_per_hour(self.space.config(index)),
-                       self.settings.reps)
+        return observe(self.space, record, self.price(index), self.settings.reps)
+
+    def remeasure(self, index: int) -> dict:
+        """A second, independent measurement of a configuration already tried (journaled as kind "remeasure", and
+        taken from the journal on a restart)."""
+        if index not in self._remeasured:
+            self._remeasured[index] = self._measure("remeasure", index)
+        return self._remeasured[index]
+
+    def price(self, index: int) -> float:
+        return self.backend.price_per_hour(self.space.config(index))
+
+    def worst_values(self, records: list[dict]) -> dict[str, float]:
+        """The least favourable measured value of each limited field over every repetition of `records` (the
+        measurements of one configuration): the highest p99 latency, the lowest requests/s; NaN where a
+        measurement has none (it failed)."""
+        index = int(records[0]["index"])
+        rows = [row for record in records
+                for row in measurement_rows(record, self.space.config(index), self.price(index), self.settings.reps)]
+
+        def worst(name: str, pick) -> float:  # NaN (a miss, by the one rule) when a repetition has no value
+            values = [row.get(name, math.nan) for row in rows]
+            return math.nan if any(math.isnan(v) for v in values) else pick(values)
+
+        return {"latency_p99_ms": worst("latency_p99_ms", max), "rps": worst("rps", min),
+                "price_per_hour": self.price(index)}
+
+    def _measure(self, kind: str, index: int, **extra) -> dict:
+        config = self.space.config(index)
+        self._measuring(config)
+        measured = measure_configuration(self.backend, self.model_ref, config, self.settings, self.work_dir)
+        record = {"kind": kind, **extra, "index": index, "config": config, "date": now(),
+                  "load_avg": list(os.getloadavg()), **measured}
+        self.journal.append(record)  # durable before anything learns from it
+        return record
 
 
 def trial_entry(trial: int, obs: Observation, record: dict) -> dict:

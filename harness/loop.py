@@ -100,9 +100,10 @@ def run_search(searcher: Searcher, evaluator: Evaluator, seed: int, trials: int,
             raise SearcherBug(f"{searcher.name} proposed configuration {space.config(index)} twice (trial {t}): "
                                "a bug in that searcher")
         seen.add(index)
-        measured = evaluator.trial(config)
-        objective, misses = constraints.judge(measured.objective, measured.metrics)
-        obs = dataclasses.replace(measured, objective=objective, slo_misses=misses)
+        obs = evaluator.trial(config)
+        if constraints.active:
+            objective, misses = constraints.judge(obs.objective, obs.metrics)
+            obs = dataclasses.replace(obs, objective=objective, slo_misses=misses)
         searcher.tell(obs)
         recommended = space.validate(searcher.recommend())
         yield TrialRecord(t, obs, recommended, accuracy(recommended) if accuracy else None, ask_ms,

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import shutil
 import sys
@@ -52,7 +53,7 @@ from harness.loop import SearcherBug, run_search
 from harness.paths import CONF_DIR, trace_set_path
 from harness.results import atomic_write_text, differences
 from harness.search import Searcher, TransferSearcher
-from harness.slo import ConstraintError, check_slo, check_slo_overrides
+from harness.slo import LIMITS, ConstraintError, check_slo, check_slo_overrides
 from harness.space import SearchSpace
 from harness.traces import MANIFEST, TraceSet
 
@@ -152,6 +153,8 @@ class Tune:
         except ValueError as e:
             raise TuneError(f"model={cfg.model}: {e}") from None
         self.space = SearchSpace.from_dict(OmegaConf.to_container(cfg.space, resolve=True))
+        if cfg.remeasure < 0:
+            raise ConfigError(f"remeasure={cfg.remeasure}: must be a whole number >= 0")
         if cfg.trials > len(self.space):
             raise ConfigError(f"trials={cfg.trials}: must be at most {len(self.space)}, the number of "
                               f"configurations of space {self.space.name!r}")
@@ -273,13 +276,13 @@ class Tune:
                         "software": software()})
         if isinstance(self.searcher, TransferSearcher):
             fit_searcher(self.searcher, self.job, self.traces, self.out / FITS_DIR)
-        journaled = [r for r in records if r["kind"] == "config"]
+        journaled = sum(r["kind"] == "config" for r in records)
         table = Table(self.space, bool(self.constraints.active))
         tqdm.write(table.header(), file=sys.stdout)
-        bar = tqdm(total=int(self.cfg.trials), initial=len(journaled), unit="trial", disable=not self.cfg.progress,
+        bar = tqdm(total=int(self.cfg.trials), initial=journaled, unit="trial", disable=not self.cfg.progress,
                    desc=f"tune {self.target}", dynamic_ncols=True)
         evaluator = LiveEvaluator(self.backend, str(self.cfg.model), self.space, self.settings, self.out / WORK_DIR,
-                                  journal, journaled, lambda config: bar.set_postfix_str(Table.config_text(config)))
+                                  journal, records, lambda config: bar.set_postfix_str(Table.config_text(config)))
         started = time.perf_counter()
         entries: list[dict] = []
         try:
@@ -292,14 +295,64 @@ class Tune:
                 tqdm.write(table.row(entries[-1], "  (journal)" if evaluator.replayed else ""), file=sys.stdout)
         finally:
             bar.close()
-        summary = self._write(entries)
+        summary = self._write(entries, self._confidence(entries, evaluator))
         self._print_summary(summary, table, time.perf_counter() - started)
         return summary
 
-    def _write(self, entries: list[dict]) -> dict:
-        """tune.json as it stands now, written atomically."""
+    def _confidence(self, entries: list[dict], evaluator: LiveEvaluator) -> dict | None:
+        """Under an SLO, the recommendation with the measured spread taken into account: candidates are the trials
+        that met the SLO (the searcher's pick first, then by objective); one is recommended only if the least
+        favourable value over every repetition of its measurements meets every limit, and the first `remeasure`
+        candidates are measured once more first (a second, independent measurement). None without an SLO."""
+        if not self.constraints.active:
+            return None
+        pick = self.space.index(self.searcher.recommend()) if entries else None
+        met = sorted((e for e in entries if e["slo_met"]), key=lambda e: (e["index"] != pick, -e["objective"],
+                                                                         e["trial"]))
+        checked, remeasured, chosen = [], 0, None
+        for entry in met:
+            if remeasured >= int(self.cfg.remeasure) > 0:
+                break  # the candidates left were not measured twice: not confident enough to recommend
+            records = [evaluator.records[entry["trial"] - 1]]
+            if self.cfg.remeasure and not self.constraints.misses(evaluator.worst_values(records)):
+                records.append(evaluator.remeasure(entry["index"]))
+                remeasured += 1
+            worst = evaluator.worst_values(records)
+            misses = self.constraints.misses(worst)
+            checked.append({"trial": entry["trial"], "config": entry["config"], "measurements": len(records),
+                            "repetitions": len(records) * self.settings.reps, "worst": worst,
+                            "misses": list(misses), "headroom": self._headroom(worst)})
+            if not misses:
+                chosen = entry
+                break
+        return {"rule": "every repetition of every measurement of the configuration meets every limit (worst "
+                        "p99 latency, worst requests/s)", "remeasure": int(self.cfg.remeasure), "checked": checked,
+                "recommended_trial": chosen["trial"] if chosen else None}
+
+    @staticmethod
+    def _margin_text(checked: dict) -> str:
+        return ", ".join(f"{key} {100 * room:.0f} % inside" for key, room in checked["headroom"].items())
+
+    def _headroom(self, worst: dict[str, float]) -> dict[str, float | None]:
+        """How far each limited value stays inside its limit, as a fraction of the limit (< 0: a miss)."""
+        room = {}
+        for key, limit in self.constraints.active.items():
+            field_name, kind, _ = LIMITS[key]
+            value = worst[field_name]
+            room[key] = None if math.isnan(value) else round((limit - value if kind == "max" else value - limit)
+                                                             / limit, 4)
+        return room
+
+    def _write(self, entries: list[dict], confidence: dict | None = None) -> dict:
+        """tune.json as it stands now, written atomically. Under an SLO the recommendation is the confirmed one
+        (`confidence`; null while the tune runs)."""
         pick = self.space.index(self.searcher.recommend()) if entries else None
         chosen = next((e for e in entries if e["index"] == pick), None)
+        if self.constraints.active:
+            trial = (confidence or {}).get("recommended_trial")
+            recommendation = entries[trial - 1] if trial else None
+        else:
+            recommendation = chosen
         summary = {
             "model": self.target, "model_ref": str(self.cfg.model), "backend": self.backend.name,
             "machine": self.backend.machine(), "space": self.space.to_dict(),
@@ -312,22 +365,30 @@ class Tune:
             "price_model": self.backend.price_model(), "identity": self.identity,
             "trials": entries, "finished": len(entries) == int(self.cfg.trials),
             "measuring_minutes": sum(e["wall_s"] or 0.0 for e in entries) / 60.0,
-            "recommendation": chosen if chosen is not None and chosen["slo_met"] else None,
-            "searcher_pick": chosen}
+            "recommendation": recommendation, "searcher_pick": chosen, "slo_confidence": confidence}
         atomic_write_text(self.out / TUNE_FILE, json.dumps(summary, indent=1, sort_keys=True, allow_nan=False) + "\n")
         return summary
 
     def _print_summary(self, summary: dict, table: Table, elapsed_s: float) -> None:
-        entries, rec = summary["trials"], summary["recommendation"]
+        entries, rec, confidence = summary["trials"], summary["recommendation"], summary["slo_confidence"]
+        checked = {c["trial"]: c for c in (confidence or {}).get("checked", [])}
         if rec is not None:
             print(f"recommendation: {Table.config_text(rec['config'])} (trial {rec['trial']}): "
                   f"{rec['rps']:.2f} requests/s, p50 {rec['latency_p50_ms']:.1f} ms, p99 "
                   f"{rec['latency_p99_ms']:.1f} ms, ${rec['price_per_hour']:.4f}/h, {rec['objective']:.4g} "
                   f"requests/$; SLO: {self.constraints}")
+            if confidence:
+                c = checked[rec["trial"]]
+                print(f"  margin: the worst of {c['repetitions']} repetitions in {c['measurements']} measurement(s) "
+                      f"meets every limit ({self._margin_text(c)})")
         elif not any(e["feasible"] for e in entries):
             print(f"no recommendation: none of the {len(entries)} configurations tried ran (all infeasible)")
-        else:
+        elif not any(e["slo_met"] for e in entries):
             print(f"no recommendation: no trial met the SLO ({self.constraints}) in {len(entries)} trials")
+        else:
+            print(f"no recommendation: no tried configuration meets the SLO ({self.constraints}) with confidence: "
+                  + "; ".join(f"trial {t} ({Table.config_text(c['config'])}) worst of {c['repetitions']} "
+                              f"repetitions: {', '.join(c['misses'])}" for t, c in checked.items()))
         print(f"{len(entries)} trials, {summary['measuring_minutes']:.1f} minutes of measuring "
               f"({elapsed_s / 60:.1f} minutes in this start) -> {self.out / TUNE_FILE}")
 

@@ -377,3 +377,57 @@ def test_the_users_path_simulate_sources_over_their_own_space_then_tune(tmp_path
     summary = json.loads((out / "tune.json").read_text())
     assert summary["knowledge"]["sources"] == ["gru", "resnet-18"] and len(summary["trials"]) == 2
     assert summary["recommendation"] is not None and "recommendation:" in done.stdout
+
+
+def synthetic(p99: dict[int, list[list[float]]], monkeypatch) -> list[int]:
+    """measure_configuration answered with made-up measurements: p99[index] lists, per measurement of that
+    configuration (the trial, then a re-measurement), the p99 latency of each repetition (requests/s 100 x
+    batch); returns the indices measured, in order."""
+    asked = []
+
+    def fake(backend, model_ref, config, settings, scratch):
+        index = SPACE.index(config)
+        nth = asked.count(index)
+        asked.append(index)
+        reps = [{"rps": 100.0 * config["batch_size"], "latency_p50_ms": v / 2, "latency_p99_ms": v}
+                for v in p99[index][min(nth, len(p99[index]) - 1)]]
+        return {"feasible": True, "reason": "", "reps": reps, "wall_s": 1.0, "operators": []}
+
+    monkeypatch.setattr(live_module, "measure_configuration", fake)
+    return asked
+
+
+def test_under_an_slo_the_recommendation_survives_its_worst_repetition_and_a_remeasurement(tmp_path, tiny_models,
+                                                                                          monkeypatch):
+    knowledge = knowledge_set(tmp_path / "k")
+    # batch 8 has the best objective; its trial meets 50 ms on every repetition, its re-measurement does not
+    p99 = {SPACE.index({"cpu_cores": 1, "batch_size": b}): v for b, v in
+           {1: [[10, 11]], 2: [[20, 22]], 4: [[30, 33], [31, 34]], 8: [[40, 45], [48, 70]]}.items()}
+    asked = synthetic(p99, monkeypatch)
+    summary = tune(knowledge, tmp_path / "t", "method=random", "trials=4", "settings.reps=2",
+                   "constraints.latency_p99_ms=50")
+    b4, b8 = (SPACE.index({"cpu_cores": 1, "batch_size": b}) for b in (4, 8))
+    assert asked[4:] == [b8, b4]  # after the 4 trials: the two best re-measured, best first
+    assert summary["recommendation"]["config"]["batch_size"] == 4  # batch 8 missed in its second measurement
+    checked = summary["slo_confidence"]["checked"]
+    assert [c["config"]["batch_size"] for c in checked] == [8, 4]
+    assert checked[0]["misses"] == ["latency_p99_ms 70 > 50"] and checked[1]["worst"]["latency_p99_ms"] == 34
+    assert checked[1]["headroom"] == {"latency_p99_ms": 0.32} and checked[1]["repetitions"] == 4
+    again = tune(knowledge, tmp_path / "t", "method=random", "trials=4", "settings.reps=2",
+                 "constraints.latency_p99_ms=50")
+    assert again["slo_confidence"] == summary["slo_confidence"] and len(asked) == 6  # nothing measured again
+
+
+def test_no_configuration_meets_the_slo_with_confidence_is_said(tmp_path, tiny_models, monkeypatch, capsys):
+    knowledge = knowledge_set(tmp_path / "k")
+    p99 = {i: [[45, 49]] for i in range(len(SPACE))}  # every trial meets 50 ms on average ...
+    p99[SPACE.index({"cpu_cores": 1, "batch_size": 8})] = [[30, 60]]  # ... batch 8 not in every repetition
+    for i in (SPACE.index({"cpu_cores": 1, "batch_size": b}) for b in (1, 2, 4)):
+        p99[i] = [[45, 49], [52, 55]]  # and the others miss when measured again
+    synthetic(p99, monkeypatch)
+    summary = tune(knowledge, tmp_path / "t", "method=random", "trials=4", "settings.reps=2",
+                   "constraints.latency_p99_ms=50")
+    assert summary["recommendation"] is None and summary["searcher_pick"] is not None
+    printed = capsys.readouterr().out
+    assert "no recommendation: no tried configuration meets the SLO (latency_p99_ms=50) with confidence" in printed
+    assert "latency_p99_ms 60 > 50" in printed and "latency_p99_ms 55 > 50" in printed
