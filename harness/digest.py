@@ -37,8 +37,8 @@ def method_digests(jobs: list[FinishedJob]) -> dict[tuple[str, str], tuple[int, 
 def markdown(digests: dict[tuple[str, str], tuple[int, str]]) -> str:
     """The "Reproducibility digest" section of a report's summary.md."""
     lines = ["", "## Reproducibility digest", "",
-             "SHA-256 of each method's trial records without measured times (`python -m harness.digest`): the same "
-             "digest means the same results; docs/protocol.md says which methods give it on any CPU.", "",
+             ("SHA-256 of each method's trial records without measured times (`python -m harness.digest`): the same "
+              "digest means the same results; docs/protocol.md says which methods give it on any CPU."), "",
              "| trace set | method | searches | SHA-256 |", "| --- | --- | --- | --- |"]
     lines += [f"| {trace_set} | {method} | {runs} | `{digest}` |"
               for (trace_set, method), (runs, digest) in digests.items()]
