@@ -13,6 +13,7 @@ import numpy as np
 from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import Kernel
 
+from harness import portable
 from harness.surrogate import fit_gp as shared_fit_gp
 from harness.surrogate import matern_kernel, single_threaded
 from harness.search import Knowledge, Searcher, StatefulSearcher
@@ -28,9 +29,10 @@ def observed(searcher: Searcher) -> tuple[np.ndarray, np.ndarray]:
 
 
 def best_untried(scores: np.ndarray, tried: set[int]) -> int:
-    """Index of the highest score among untried configurations; ties go to the lowest index."""
+    """Index of the highest score among untried configurations, compared at `harness.portable.DIGITS`
+    significant digits (the same choice on any CPU); ties go to the lowest index."""
     masked = np.where(_tried_mask(len(scores), tried), -np.inf, scores)
-    return int(np.argmax(masked))
+    return portable.argmax(masked)
 
 
 def random_untried(searcher: Searcher) -> int:

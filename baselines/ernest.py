@@ -20,6 +20,9 @@ Adaptation to inference-serving configurations (any space, no knob names needed)
   time taking the largest reduction of that trace, which keeps a small design full-rank where rounding a
   relaxed design's largest weights picked near-duplicates), ties broken by the run's random generator. Then
   each trial is the untried configuration with the lowest predicted cost (highest predicted objective).
+- The NNLS fit carries a tiny ridge (`ridge_nnls`), so that among equally good fits (fewer trials than features)
+  it is the smallest, the same on any CPU; design and model argmaxes compare scores at
+  `harness.portable.DIGITS` significant digits (docs/protocol.md, "Reproducible on any CPU").
 - Infeasible trials (objective 0) are left out of the fit; objectives are floored at 1 % of the best seen
   before inverting, so that a near-zero value (the release's min-max normalisation puts one configuration at
   0) does not dominate the least-squares fit.
@@ -32,9 +35,13 @@ import numpy as np
 from scipy.optimize import nnls
 
 from baselines.common import best_untried, observed
+from harness import portable
 from harness.surrogate import single_threaded
 from harness.search import Interval, Searcher
 from harness.space import Config, SearchSpace
+
+FIT_RIDGE = 1e-8
+"""Ridge of the NNLS fit, relative to the features' scale (`ridge_nnls`): far too small to change a fit's residual."""
 
 
 def scale_features(space: SearchSpace) -> np.ndarray:
@@ -66,11 +73,20 @@ def a_optimal_design(a: np.ndarray, n: int, order: np.ndarray, ridge: float = 1e
         u = rows @ m_inv
         gain = (u * u).sum(axis=1) / (1.0 + (u * rows).sum(axis=1))  # Sherman-Morrison trace reduction
         gain[chosen] = -np.inf
-        j = int(np.argmax(gain))
+        j = portable.argmax(gain)
         chosen.append(j)
         v = m_inv @ rows[j]
         m_inv -= np.outer(v, v) / (1.0 + rows[j] @ v)
     return order[chosen]
+
+
+def ridge_nnls(a: np.ndarray, b: np.ndarray, ridge: float = FIT_RIDGE) -> np.ndarray:
+    """theta >= 0 minimising ||a theta - b||^2 + lam ||theta||^2, lam = `ridge` x the mean squared column norm of
+    `a`: with fewer trials than features NNLS has many fits of equal residual, and which one the active-set
+    solver returns depended on the CPU's BLAS kernel; the tiny ridge makes the fit unique (the smallest)."""
+    lam = ridge * float((a * a).sum()) / a.shape[1]
+    theta, _ = nnls(np.vstack([a, np.sqrt(lam) * np.eye(a.shape[1])]), np.concatenate([b, np.zeros(a.shape[1])]))
+    return theta
 
 
 class Ernest(Searcher):
@@ -103,5 +119,4 @@ class Ernest(Searcher):
         if not ok.any():
             return np.zeros(len(self.features_))
         target = 1.0 / np.maximum(y[ok], self.floor * y.max())
-        theta, _ = nnls(self.features_[idx[ok]], target)
-        return self.features_ @ theta
+        return self.features_ @ ridge_nnls(self.features_[idx[ok]], target)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from baselines.common import fit_gp, observed, random_untried
+from harness import portable
 from harness.surrogate import expected_improvement, single_threaded
 from harness.search import Interval, Searcher
 from harness.space import Config
@@ -48,4 +49,4 @@ class GPBO(Searcher):
         cand = self.untried()
         mu, sigma = gp.predict(self.features_[cand], return_std=True)
         ei = expected_improvement(mu, sigma, y.max(), self.xi * max(abs(y.max()), 1e-12))
-        return self.space_.config(int(cand[np.argmax(ei)]))
+        return self.space_.config(int(cand[portable.argmax(ei)]))

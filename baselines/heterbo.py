@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from baselines.common import SourceMatrixSearcher, fit_gp, observed, scale_to_observed
+from harness import portable
 from harness.surrogate import expected_improvement, single_threaded
 from harness.search import Interval
 from harness.space import Config
@@ -74,7 +75,7 @@ class HeterBO(SourceMatrixSearcher):
         self.kernel_ = gp.kernel_
         mu, sigma = gp.predict(self.features_[cand], return_std=True)
         ei = expected_improvement(mu + a * self.prior_[cand], sigma, y.max(), self.xi)
-        return self.space_.config(int(cand[np.argmax(ei / self.cost_[cand] ** self.cost_weight)]))
+        return self.space_.config(int(cand[portable.argmax(ei / self.cost_[cand] ** self.cost_weight)]))
 
 
 def _mean_price(trace) -> np.ndarray:

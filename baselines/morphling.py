@@ -19,7 +19,9 @@ Deviations:
 - Sources are min-max normalised per model; the target's objectives are min-max normalised over its trials so
   far (its true range is unknown online).
 - Inputs: ordered knobs as value positions in [0, 1], categorical knobs one-hot (no knob names needed).
-- Meta-training is deterministic (`fit_seed`), so a fitted state is shared by all search seeds.
+- Meta-training is deterministic (`fit_seed`), so a fitted state is shared by all search seeds. The network's
+  matrix products avoid BLAS (`harness.portable.matmul`): a thousand meta-steps turn a BLAS kernel's last bits
+  into a different network, so with BLAS the results depended on the CPU (docs/protocol.md).
 Tuning (leave-one-source-out on the 18 source models only): see docs/baselines.md.
 """
 
@@ -28,6 +30,7 @@ from __future__ import annotations
 import numpy as np
 
 from baselines.common import SourceMatrixSearcher, best_untried, observed, random_untried
+from harness.portable import matmul, rank
 from harness.surrogate import single_threaded
 from harness.search import Interval
 from harness.space import Config
@@ -45,22 +48,22 @@ def _init_params(d: int, rng: np.random.Generator) -> list[np.ndarray]:
 
 def predict(params: list[np.ndarray], x: np.ndarray) -> np.ndarray:
     w1, b1, w2, b2, w3, b3 = params
-    h1 = np.maximum(x @ w1 + b1, 0.0)
-    h2 = np.maximum(h1 @ w2 + b2, 0.0)
-    return (h2 @ w3 + b3)[:, 0]
+    h1 = np.maximum(matmul(x, w1) + b1, 0.0)
+    h2 = np.maximum(matmul(h1, w2) + b2, 0.0)
+    return (matmul(h2, w3) + b3)[:, 0]
 
 
 def _gradients(params: list[np.ndarray], x: np.ndarray, y: np.ndarray) -> list[np.ndarray]:
     """Gradients of the mean squared error with respect to every parameter."""
     w1, b1, w2, b2, w3, b3 = params
-    a1 = x @ w1 + b1
+    a1 = matmul(x, w1) + b1
     h1 = np.maximum(a1, 0.0)
-    a2 = h1 @ w2 + b2
+    a2 = matmul(h1, w2) + b2
     h2 = np.maximum(a2, 0.0)
-    g = (2.0 / len(y)) * ((h2 @ w3 + b3)[:, 0] - y)[:, None]
-    g2 = (g @ w3.T) * (a2 > 0)
-    g1 = (g2 @ w2.T) * (a1 > 0)
-    return [x.T @ g1, g1.sum(0), h1.T @ g2, g2.sum(0), h2.T @ g, g.sum(0)]
+    g = (2.0 / len(y)) * ((matmul(h2, w3) + b3)[:, 0] - y)[:, None]
+    g2 = matmul(g, w3.T) * (a2 > 0)
+    g1 = matmul(g2, w2.T) * (a1 > 0)
+    return [matmul(x.T, g1), g1.sum(0), matmul(h1.T, g2), g2.sum(0), matmul(h2.T, g), g.sum(0)]
 
 
 def adam(params: list[np.ndarray], x: np.ndarray, y: np.ndarray, steps: int, lr: float) -> list[np.ndarray]:
@@ -143,7 +146,7 @@ class Morphling(SourceMatrixSearcher):
         if n < self.n_init + self.n_explore:
             self.phase_ = "explore"
             cand = self.untried()
-            top = cand[np.argsort(-scores[cand], kind="stable")[:self.explore_top_k]]
+            top = cand[rank(scores[cand])[:self.explore_top_k]]
             return self.space_.config(int(self.rng_.choice(top)))
         self.phase_ = "exploit"
         return self.space_.config(best_untried(scores, self.tried_))

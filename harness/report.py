@@ -5,9 +5,11 @@
 reads every finished job once (refusing runs of unequal length: one report compares runs of one length), checks
 `out` and `path_knobs` before any work, and writes, under `<results_dir>/report/` (or `out=DIR`):
 - `summary.json`: per method `accuracy_mean` and `accuracy_p10` (lists over t = 1..T, mean and 10th percentile
-  over targets x seeds), `trials_to_90_median`, `ask_ms_median`, and the same per target model under `per_model`;
+  over targets x seeds), `trials_to_90_median`, `ask_ms_median`, the same per target model under `per_model`, and
+  `digest`, the SHA-256 of its trial records without measured times (harness/digest.py);
 - `summary.md`: the same as tables, with the accuracy at 6, 15 and 30 trials, each method's tuned values, and mean
-  ranks, paired differences to the best method and significance tests at 6/15/30 trials (harness/stats.py);
+  ranks, paired differences to the best method and significance tests at 6/15/30 trials (harness/stats.py), and
+  the digests;
 - `statistics.json`: those statistics;
 - figures: accuracy vs trials (the paper's Figure 10), per-model accuracy at 6/15/30 trials (Figure 12), the
   search paths on one model over two knobs (Figure 13), KOP-threshold and PCA-cut-off sensitivity (Figures
@@ -39,10 +41,11 @@ from omegaconf import DictConfig  # noqa: E402
 
 from harness import stats  # noqa: E402
 from harness.config import ConfigError, check_report, one_line_errors  # noqa: E402
-from harness.slo import Constraints  # noqa: E402
+from harness.digest import markdown as digest_markdown, method_digests  # noqa: E402
 from harness.metrics import aggregate, trials_to_target  # noqa: E402
 from harness.paths import CONF_DIR  # noqa: E402
 from harness.results import FinishedJob, ResultsError, locate_trace_set, read_jobs, records_table  # noqa: E402
+from harness.slo import Constraints  # noqa: E402
 from harness.traces import TraceSet  # noqa: E402
 
 MARKS = (6, 15, 30)
@@ -382,6 +385,9 @@ def report(results_dir: Path, out: Path, trace_set: str | None = None, path_mode
     prepare_out(out)
 
     summary = summarise(results)
+    digests = method_digests(jobs)
+    for (_, method), (_, digest) in digests.items():
+        summary[method]["digest"] = digest
     (out / "summary.json").write_text(json.dumps(summary, indent=1, sort_keys=True) + "\n")
     configs = {}  # method -> its config; ablation variants (`ablation: true`) only appear in the sensitivity figures
     for j in jobs:
@@ -390,7 +396,8 @@ def report(results_dir: Path, out: Path, trace_set: str | None = None, path_mode
     significance, statistics = stats.section(results, main_methods, MARKS, "###")
     (out / "statistics.json").write_text(json.dumps(statistics, indent=1, sort_keys=True) + "\n")
     (out / "summary.md").write_text(summary_markdown(summary, trace_set, set(summary) - set(main_methods))
-                                    + protocol_markdown(configs, main_methods) + "\n".join(significance) + slo_text)
+                                    + protocol_markdown(configs, main_methods) + "\n".join(significance)
+                                    + digest_markdown(digests) + slo_text)
     if slo_numbers is not None:
         (out / "slo_summary.json").write_text(json.dumps(slo_numbers, indent=1, sort_keys=True) + "\n")
     path_methods = [m for m in ("falcon", "morphling") if m in summary]

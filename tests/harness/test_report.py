@@ -34,6 +34,8 @@ def test_report_writes_the_summary_contract_and_figures(results, tmp_path):
     names = {p.name for p in written["figures"]}
     assert {"fig10_accuracy_vs_trials.png", "fig12_per_model.png", "fig11b_phases.png"} <= names
     assert "| random | 4 |" in (tmp_path / "summary.md").read_text()
+    assert len(random["digest"]) == 64
+    assert f"| random | 4 | `{random['digest']}` |" in (tmp_path / "summary.md").read_text()
 
 
 def test_malformed_record_gets_a_message_naming_the_file(results, tmp_path):
