@@ -55,6 +55,7 @@ def test_regenerates_the_shipped_rows_exactly(tmp_path, model):
     shipped = TraceSet(SHIPPED).load(model)
     configs = list(SUBSPACE)
     got, want = _rows(new, configs), _rows(shipped, configs)
+    assert len(want["measurements"]) == len(configs) and len(want["aux-llm"]) > 0
     for name in want:
         columns = [c for c in want[name].columns]
         pd.testing.assert_frame_equal(got[name][columns].reset_index(drop=True), want[name].reset_index(drop=True),
