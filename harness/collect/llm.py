@@ -120,6 +120,7 @@ class AIConfiguratorBackend(Backend):
         if self.isl < 1 or self.osl < 2:
             raise CollectError(f"llm.isl={self.isl} llm.osl={self.osl}: need isl >= 1 and osl >= 2 tokens")
         self._databases: dict[str, object] = {}
+        self._machine: dict | None = None
 
     # -- what the collector asks of a backend -------------------------------------------------------------
     def check(self, space: SearchSpace) -> None:
@@ -152,12 +153,17 @@ class AIConfiguratorBackend(Backend):
 
     def machine(self) -> dict:
         """What the estimates depend on (a fleet's shards must agree on it); not the CPU that computes them."""
-        versions = _library()["perf_database"].get_latest_database_version
-        return {"backend": self.name, "library": f"{LIBRARY} {metadata.version(LIBRARY)}",
+        if self._machine is None:  # the library scans its data folders for this: seconds, so once per process
+            pdb = _library()["perf_database"]
+            supported = pdb.get_supported_databases()
+            self._machine = {
+                "backend": self.name, "library": f"{LIBRARY} {metadata.version(LIBRARY)}",
                 "framework": self.framework, "database_mode": self.database_mode,
                 "workload": {"isl": self.isl, "osl": self.osl},
-                "databases": {gpu: versions(gpu, self.framework) for gpu in sorted(self.prices["gpu_usd_per_h"])
-                              if gpu in _library()["perf_database"].get_supported_databases()}}
+                "databases": {gpu: pdb.get_latest_database_version(gpu, self.framework)
+                              for gpu in sorted(self.prices["gpu_usd_per_h"])
+                              if self.framework in supported.get(gpu, {})}}
+        return self._machine
 
     def price_per_hour(self, config: Mapping) -> float:
         return int(config["tensor_parallel"]) * float(self.prices["gpu_usd_per_h"][config["gpu_type"]])
