@@ -35,7 +35,7 @@ import pandas as pd
 import yaml
 
 from harness.collect.backends import Backend
-from harness.collect.collector import Collector, Settings, profile_rows
+from harness.collect.collector import Collector, Settings, Shard, profile_rows
 from harness.collect.journal import CollectError
 from harness.paths import CONF_DIR
 from harness.space import SearchSpace
@@ -304,10 +304,9 @@ class LLMCollector(Collector):
     backend: AIConfiguratorBackend
 
     def __init__(self, backend: AIConfiguratorBackend, model: str, space: SearchSpace, out, settings: Settings,
-                 set_name: str | None = None, progress: bool = True, shard=None):
+                 set_name: str | None = None, progress: bool = True, shard: Shard = Shard()):
         self.model_id = resolve_llm(model)
-        kwargs = {} if shard is None else {"shard": shard}
-        super().__init__(backend, model, space, out, replace(settings, reps=1), set_name, progress, **kwargs)
+        super().__init__(backend, model, space, out, replace(settings, reps=1), set_name, progress, shard)
 
     def _model_name(self, model: str) -> str:
         return self.model_id.split("/", 1)[1]
