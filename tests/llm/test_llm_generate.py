@@ -91,17 +91,33 @@ def test_knob_values_the_library_cannot_realise_are_refused_before_writing(tmp_p
     assert not any(tmp_path.iterdir())
 
 
-def test_other_library_errors_stop_in_one_line_and_write_no_set(tmp_path, monkeypatch):
+def test_other_library_errors_stop_in_one_line_write_no_set_and_the_rerun_resumes(tmp_path, monkeypatch):
     backend = AIConfiguratorBackend(LLM)
     import aiconfigurator_core.sdk.backends.vllm_backend as vllm_backend
 
-    def broken(*args, **kwargs):
-        raise RuntimeError("interpolation failed\nsecond line")
+    working, calls = vllm_backend.VLLMBackend.run_static, []
 
-    monkeypatch.setattr(vllm_backend.VLLMBackend, "run_static", broken)
+    def fails_on_the_fourth(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 4:
+            raise RuntimeError("interpolation failed\nsecond line")
+        return working(self, *args, **kwargs)
+
+    monkeypatch.setattr(vllm_backend.VLLMBackend, "run_static", fails_on_the_fourth)
     with pytest.raises(CollectError, match=r"RuntimeError: interpolation failed second line$"):
         _collect(tmp_path, "Qwen3-0.6B", backend=backend)
     assert not (tmp_path / "set").exists()
+    journal = (tmp_path / "set.collect" / "Qwen3-0.6B.jsonl").read_text().splitlines()
+    assert sum('"kind": "config"' in line for line in journal) == 3  # what was estimated is kept
+    rerun = []
+
+    def counted(self, *args, **kwargs):
+        rerun.append(1)
+        return working(self, *args, **kwargs)
+
+    monkeypatch.setattr(vllm_backend.VLLMBackend, "run_static", counted)
+    trace = TraceSet(_collect(tmp_path, "Qwen3-0.6B", backend=backend)).load("Qwen3-0.6B")
+    assert len(rerun) == len(SUBSPACE) - 3 and len(trace.measurements) == len(SUBSPACE)  # only the rest estimated
 
 
 def test_estimates_are_exact_repeats(tmp_path):
