@@ -9,7 +9,8 @@ from pathlib import Path
 from setuptools import setup
 from setuptools.command.build_py import build_py
 
-SHIPPED = ("conf", "traces/sim-v1", "traces/sim-v2", "traces/measured-cpu")  # traces/falcon-release (imported locally) is not
+# traces/falcon-release (imported locally) is not shipped
+SHIPPED = ("conf", "traces/sim-v1", "traces/sim-v2", "traces/measured-cpu", "traces/llm-v1")
 
 
 class BuildPyWithData(build_py):

@@ -7,10 +7,20 @@ biased convolution or dense layer) and `other`: a measured ATen operator the tab
 
 `canonical_profile` turns a measured (ATen) profile into this vocabulary; traces are checked against it on
 load (`check_op_types`).
+
+LLM serving traces (harness/collect/llm.py, docs/llm.md) use the same names where Relay has one: every GEMM
+(QKV, output projection, FFN, router, shared experts, logits) is `dense`, RMSNorm with its residual add
+`layer_norm` (the nearest Relay normalisation), the gated activations (SiLU-and-multiply, ReLU squared) and the
+expert-output merge `multiply`, the embedding lookup `take`, a state-space model's short convolution `conv1d`.
+Four LLM kernels have no Relay operator and join the vocabulary as `LLM_OPERATORS`: `attention` (fused attention,
+prefill and decode, including MLA and sparse attention), `moe` (fused MoE expert computation), `communication`
+(all-reduce, point-to-point and MoE token dispatch between GPUs) and `ssm_scan` (Mamba / gated delta-net scans).
+`llm_op_type` maps the library's operator names onto these.
 """
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from typing import Iterable
 
@@ -23,8 +33,27 @@ def _flat(names) -> set[str]:
     return set(names) if isinstance(names, tuple) else {names}
 
 
+LLM_OPERATORS = frozenset({"attention", "moe", "communication", "ssm_scan"})
 VOCABULARY = frozenset(set().union(*(_flat(v) for v in ATEN_TO_RELAY.values() if v is not None))
-                       | {"bias_add", OTHER})
+                       | {"bias_add", OTHER} | LLM_OPERATORS)
+
+# An AIConfigurator operator name (phase prefix removed) -> operator type: the first pattern it contains wins.
+_LLM_PATTERNS = (
+    ("dispatch", "communication"), ("allreduce", "communication"), ("p2p", "communication"),
+    ("attention", "attention"), ("mla", "attention"), ("dsa", "attention"), ("msa", "attention"),
+    ("gemm", "dense"), ("moe", "moe"), ("norm", "layer_norm"), ("conv1d", "conv1d"),
+    ("ssm", "ssm_scan"), ("scan", "ssm_scan"), ("recurrence", "ssm_scan"), ("embedding", "take"),
+    ("act", "multiply"), ("relu2", "multiply"), ("gate_mul", "multiply"), ("merge", "multiply"),
+)
+_ALL_REDUCE = re.compile(r"(^|_)ar(_\d+)?$")  # 'ar_1', 'attn_ar', 'moe_ar': an all-reduce
+
+
+def llm_op_type(op: str) -> str:
+    """The vocabulary's type of one AIConfigurator operator ('context_qkv_gemm' -> 'dense'); `other` if none fits."""
+    name = op.split("_", 1)[1] if op.startswith(("context_", "generation_")) else op
+    if _ALL_REDUCE.search(name):
+        return "communication"
+    return next((kind for pattern, kind in _LLM_PATTERNS if pattern in name), OTHER)
 
 
 def unknown_op_types(op_types: Iterable[str]) -> list[str]:

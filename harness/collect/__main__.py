@@ -4,7 +4,8 @@
   machine and writes the model's trace into the trace set at `out` (other models already there are kept).
   Interrupted runs resume where they stopped; several collectors may write different models or shards of one
   set at once. `-m model=a,b shard.index=0,1 shard.count=2 hydra/launcher=...` dispatches one job per
-  (model, shard) through a Hydra launcher (joblib, Submitit/SLURM, Ray).
+  (model, shard) through a Hydra launcher (joblib, Submitit/SLURM, Ray). `backend=aiconfigurator` estimates
+  LLM serving configurations with NVIDIA's AIConfigurator instead of measuring (docs/llm.md).
 - `action=merge merge.shards=[DIR,...] space=paper out=DIR` joins shard sets (one per machine) into one set.
 - `action=plan space=... settings=... plan.models=...` prints the jobs, hours and cost of a collection.
 - `action=canonicalise out=DIR` converts an old measured set's ATen operator names to the Relay vocabulary.
@@ -47,6 +48,8 @@ def settings_of(cfg: DictConfig) -> Settings:
 def collect(cfg: DictConfig):
     check_replaceable(to_absolute_path(str(cfg.out)))  # before any measuring: never a user's folder
     space = space_of(cfg)
+    if str(cfg.backend) == "aiconfigurator":
+        return collect_llm(cfg, space)
     backend = make_backend(str(cfg.backend), OmegaConf.to_container(cfg.price, resolve=True), int(cfg.device),
                            bool(cfg.allow_power_cap), cfg.machine_label)
     if str(cfg.merge.knob) in space.names:  # a space over several machine types: this machine's shard of it
@@ -61,6 +64,21 @@ def collect(cfg: DictConfig):
               f"{shard.count} shards are measured")
     else:
         print(f"{key}: {len(space)} configurations on {backend.name} -> {path}")
+    return path
+
+
+def collect_llm(cfg: DictConfig, space: SearchSpace):
+    """`backend=aiconfigurator`: every configuration one AIConfigurator estimate (harness/collect/llm.py)."""
+    from harness.collect.llm import AIConfiguratorBackend, LLMCollector
+
+    backend = AIConfiguratorBackend(OmegaConf.to_container(cfg.llm, resolve=True))
+    shard = Shard(cfg.shard.index, cfg.shard.count)
+    collector = LLMCollector(backend, str(cfg.model), space, to_absolute_path(str(cfg.out)), settings_of(cfg),
+                             cfg.name, bool(cfg.progress), shard)
+    path = collector.run()
+    key = shard.key(collector.model)
+    print(f"{key}: {len(space)} configurations estimated -> {path}" if path is not None
+          else f"{key}: shard estimated; the model is written into {cfg.out} once all {shard.count} shards are")
     return path
 
 

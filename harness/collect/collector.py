@@ -109,11 +109,7 @@ class Collector:
         self.work = work_dir(self.out)
         self.settings, self.progress, self.shard = settings, progress, shard
         self.set_name = set_name or self.out.name
-        try:
-            self.spec = resolve(model)[0]
-        except ValueError as e:
-            raise CollectError(str(e)) from None
-        self.model = self.spec.name
+        self.model = self._model_name(model)
 
     def run(self) -> Path | None:
         """Measure what this shard's journal lacks, then write the model into the set once all its shards are
@@ -153,10 +149,23 @@ class Collector:
             if len(measured) < len(self.space):
                 return None
             existing = self._existing_set()
-            trace = build_trace(self.model, self.space, records, self.backend, self.settings)
+            trace = self._build_trace(records)
             others = [existing.load(m) for m in existing.models if m != self.model] if existing else []
-            info = {"provenance": "measured", "backend": self.backend.name}
-            return write_trace_set(self.out, others + [trace], self.set_name, info)
+            return write_trace_set(self.out, others + [trace], self.set_name, self._set_info())
+
+    # -- what a backend of another kind (harness.collect.llm) replaces --------------------------------------
+    def _model_name(self, model: str) -> str:
+        """The trace's name of `model` (a name of the model zoo or `package.module:SPEC`)."""
+        try:
+            return resolve(model)[0].name
+        except ValueError as e:
+            raise CollectError(str(e)) from None
+
+    def _build_trace(self, records: list[dict]) -> Trace:
+        return build_trace(self.model, self.space, records, self.backend, self.settings)
+
+    def _set_info(self) -> dict:
+        return {"provenance": "measured", "backend": self.backend.name}
 
     def _model_records(self) -> list[dict]:
         """The records of every shard of this model: one header (all shards' headers must agree), then the
