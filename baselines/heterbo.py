@@ -36,7 +36,6 @@ class HeterBO(SourceMatrixSearcher):
     def __init__(self, cost_weight: float = 1.0, xi: float = 0.0):
         self.cost_weight = cost_weight
         self.xi = xi
-        self.check_parameters()
 
     def _fit(self, source, matrix):
         self.prior_ = matrix.mean(axis=0)

@@ -99,7 +99,6 @@ class Morphling(SourceMatrixSearcher):
         self.inner_lr = inner_lr
         self.meta_lr = meta_lr
         self.fit_seed = fit_seed
-        self.check_parameters()
 
     def _fit(self, source, matrix):
         rng = np.random.default_rng(self.fit_seed)

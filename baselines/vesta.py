@@ -43,7 +43,6 @@ class Vesta(SourceMatrixSearcher):
         self.n_labels = n_labels
         self.temperature = temperature
         self.fit_seed = fit_seed
-        self.check_parameters()
 
     def _fit(self, source, matrix):
         k = min(self.n_labels, matrix.shape[1])

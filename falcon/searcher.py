@@ -111,7 +111,6 @@ class FalconSearcher(StatefulSearcher):
         self.kop_response = kop_response
         self.source_weighting = source_weighting
         self.similarity_scale = similarity_scale
-        self.check_parameters()
         if source_weighting == "profile" and first_trial != "offline_optimum":
             raise ValueError("falcon: source_weighting='profile' needs first_trial='offline_optimum' (the sources' "
                              "profiles are compared with the target's at that configuration)")
