@@ -51,7 +51,6 @@ class BoTorchMTGP(TransferSearcher):
         self.source_points = source_points
         self.rank = rank
         self.fit_iterations = fit_iterations
-        self.check_parameters()
 
     def fit(self, knowledge: Knowledge) -> "BoTorchMTGP":
         self.source_objective_ = np.vstack([standardised(np.asarray(t.true_objective, dtype=float))

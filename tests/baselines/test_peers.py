@@ -177,12 +177,13 @@ def test_transfer_peers_are_deterministic_per_seed(name, small_space, make_trace
 
 TRANSFER_RECORDS_IN_A_NEW_PROCESS = """
 import json, sys
-from harness.search import Knowledge, run_search
+from harness.job import replay_search
+from harness.search import Knowledge
 from harness.traces import TraceSet
 from baselines.{module} import {cls}
 traces = TraceSet(sys.argv[1])
 searcher = {cls}().fit(Knowledge(tuple(traces.load_many(["s0", "s1", "s2"]))))
-print(json.dumps([[r.index, r.objective] for r in run_search(searcher, traces.load("m"), 3, 8)]))
+print(json.dumps([[r.index, r.objective] for r in replay_search(searcher, traces.load("m"), 3, 8)]))
 """
 
 
