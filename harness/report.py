@@ -312,7 +312,10 @@ def plot_critical_differences(results: pd.DataFrame, methods: list[str], out: Pa
         stats.plot_critical_difference(table, ax)
         ax.set_title(f"{label + ': ' if label else ''}mean rank after {t} trials ({len(table)} blocks; bars: "
                      f"Nemenyi p >= {stats.ALPHA})", fontsize=9)
-        figures.append(_save(fig, out / f"cd_{label + '_' if label else ''}{t}trials.png"))
+        path = out / f"cd_{label + '_' if label else ''}{t}trials.png"
+        fig.savefig(path, dpi=120, bbox_inches="tight", metadata={"Software": None})  # the labels lie outside the axes
+        plt.close(fig)
+        figures.append(path)
     return figures
 
 
