@@ -105,21 +105,15 @@ def export_syne_tune(traces: TraceSet, tmp: Path) -> None:
         from syne_tune.blackbox_repository.blackbox_tabular import BlackboxTabular, serialize
         from syne_tune.config_space import randint
 
-        from harness.syne_tune_mapping import syne_tune_space
+        from harness.syne_tune_mapping import evaluations, hyperparameters, syne_tune_space
     except ImportError as e:
         raise ExportError(f"format=syne_tune needs the peers extra (pip install -e '.[peers]'): {e}") from None
     loaded = traces.load_many(traces.models)
     fields = present_fields(loaded)
     space = traces.space
-    hyperparameters = pd.DataFrame(list(space))
-    blackboxes = {}
-    for t in loaded:
-        m = t.measurements.sort_values(["config_index", "rep"])
-        values = [m[f].to_numpy(dtype=float).reshape(len(space), t.n_reps) if f in m.columns else
-                  np.full((len(space), t.n_reps), np.nan) for f in ["feasible", *fields]]
-        evaluations = np.stack(values, axis=-1)[:, :, None, :]  # (configs, seeds=reps, fidelities=1, objectives)
-        blackboxes[t.model] = BlackboxTabular(hyperparameters, syne_tune_space(space), {"trial": randint(1, 1)},
-                                              evaluations, np.array([1]), ["feasible", *fields])
+    blackboxes = {t.model: BlackboxTabular(hyperparameters(space), syne_tune_space(space), {"trial": randint(1, 1)},
+                                           evaluations(t, ["feasible", *fields]), np.array([1]), ["feasible", *fields])
+                  for t in loaded}
     if len({b.objectives_evaluations.shape for b in blackboxes.values()}) > 1:
         raise ExportError("format=syne_tune needs the same number of repetitions for every model")
     serialize(blackboxes, str(tmp / traces.name), metadata={"source": "falcon-bench", "trace_set": traces.name,

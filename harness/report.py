@@ -11,7 +11,9 @@ reads every finished job once (refusing runs of unequal length: one report compa
   ranks, paired differences to the best method and significance tests at 6/15/30 trials (harness/stats.py), and
   the digests;
 - `statistics.json`: those statistics;
-- figures: accuracy vs trials (the paper's Figure 10), per-model accuracy at 6/15/30 trials (Figure 12), the
+- figures: critical-difference diagrams at 6/15/30 trials (`cd_<t>trials.png`, from the mean ranks and Nemenyi
+  tests of the statistics tables) and mean rank vs trials (`rank_vs_trials.png`); accuracy vs trials (the paper's
+  Figure 10), per-model accuracy at 6/15/30 trials (Figure 12), the
   search paths on one model over two knobs (Figure 13), KOP-threshold and PCA-cut-off sensitivity (Figures
   14-15, from ablation methods), and the trials each method spent per phase (Figure 11b);
 - with `slo_results_dir=DIR` (the same trace set searched under constraints, e.g. by `scripts/reproduce`): an
@@ -300,6 +302,57 @@ def plot_phases(results: pd.DataFrame, methods: list[str], out: Path) -> Path | 
     return _save(fig, out / "fig11b_phases.png")
 
 
+def plot_critical_differences(results: pd.DataFrame, methods: list[str], out: Path, label: str = "") -> list[Path]:
+    """A critical-difference diagram (`stats.plot_critical_difference`: the tables' mean ranks and Nemenyi
+    p-values) at each of 6, 15 and 30 trials that has a table with 3+ methods and 2+ blocks:
+    `cd_<label>_<t>trials.png` (`cd_<t>trials.png` without a label)."""
+    figures = []
+    for t in MARKS:
+        table = stats.score_table(results, t, methods)
+        if table.shape[0] < 2 or table.shape[1] < 3:
+            continue
+        fig, ax = plt.subplots(figsize=(7, 0.6 + 0.3 * len(methods)))
+        stats.plot_critical_difference(table, ax)
+        ax.set_title(f"{label + ': ' if label else ''}mean rank after {t} trials ({len(table)} blocks; bars: "
+                     f"Nemenyi p >= {stats.ALPHA})", fontsize=9)
+        path = out / f"cd_{label + '_' if label else ''}{t}trials.png"
+        fig.savefig(path, dpi=120, bbox_inches="tight", metadata={"Software": None})  # the labels lie outside the axes
+        plt.close(fig)
+        figures.append(path)
+    return figures
+
+
+def plot_rank_curves(results: pd.DataFrame, methods: list[str], out: Path, label: str = "") -> Path | None:
+    """Mean rank (1 = best) of each method over the blocks after every number of trials (`stats.rank_curves`):
+    `rank_vs_trials[_<label>].png`; None with fewer than 2 methods."""
+    curves = stats.rank_curves(results, methods, int(results["trial"].max()))
+    if curves.empty or len(methods) < 2:
+        return None
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for method in methods:
+        ax.plot(curves.index, curves[method], label=method, lw=2 if method.startswith("falcon") else 1.2)
+    for mark in MARKS:
+        ax.axvline(mark, color="grey", ls=":", lw=0.8)
+    ax.set(xlabel="trials", ylabel="mean rank over blocks (1 = best)", ylim=(len(methods) + 0.5, 0.5),
+           title=f"{label + ': ' if label else ''}mean rank vs trials")
+    ax.legend(fontsize=7, ncol=2, loc="upper right")
+    return _save(fig, out / f"rank_vs_trials{'_' + label if label else ''}.png")
+
+
+def rank_figures(results: pd.DataFrame, methods: list[str], out: Path) -> list[Path]:
+    """Critical-difference diagrams and the rank-versus-trials plot of one results table; where it holds several
+    trace sets (the worlds study), one set per trace set (labelled by its name) and one over all of them (blocks:
+    every trace set's), labelled "all"."""
+    worlds = sorted(results["trace_set"].unique())
+    parts = [(w, results[results["trace_set"] == w]) for w in worlds] if len(worlds) > 1 else []
+    parts.append(("all" if parts else "", results))
+    figures = []
+    for label, part in parts:
+        figures += plot_critical_differences(part, methods, out, label)
+        figures.append(plot_rank_curves(part, methods, out, label))
+    return [f for f in figures if f is not None]
+
+
 def _save(fig, path: Path) -> Path:
     fig.tight_layout()
     fig.savefig(path, dpi=120, metadata={"Software": None})
@@ -405,7 +458,7 @@ def report(results_dir: Path, out: Path, trace_set: str | None = None, path_mode
                plot_search_path(jobs, traces, out, path_model, path_methods, path_knobs) if traces else None,
                plot_sensitivity(results, configs, out, "threshold", "fig14_kop_threshold"),
                plot_sensitivity(results, configs, out, "cutoff", "fig15_pca_cutoff"),
-               plot_phases(results, main_methods, out)]
+               plot_phases(results, main_methods, out), *rank_figures(results, main_methods, out)]
     return {"summary": out / "summary.json", "figures": [f for f in figures if f is not None], "notes": notes}
 
 

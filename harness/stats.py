@@ -4,11 +4,14 @@ A comparison is a score table: one row per block, one column per method, higher 
 t trials). Ranks follow Demšar (JMLR 2006): rank 1 is the best method of a block, ties share the mean rank.
 `compare` gives the mean ranks, the paired difference of every method to the best one with a bootstrap 95 %
 confidence interval (blocks resampled), the Friedman test over all methods and the Nemenyi post-hoc test
-(scikit-posthocs) of every method against the best; `describe` says in words which differences are significant.
+(scikit-posthocs) of every method against the best, with the paired effect size (Cohen's d_z); `describe` says in
+words which differences are significant. `plot_critical_difference` draws Demšar's critical-difference diagram from
+the same mean ranks and Nemenyi p-values, and `rank_curves` gives the mean ranks after every number of trials.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +30,16 @@ def ranks(scores: pd.DataFrame) -> pd.DataFrame:
 def mean_ranks(scores: pd.DataFrame) -> pd.Series:
     """Mean rank of each method over the blocks, best (lowest) first."""
     return ranks(scores).mean(axis=0).sort_values(kind="stable")
+
+
+def effect_size(differences: np.ndarray) -> float:
+    """Cohen's d_z of paired differences: their mean over their standard deviation (ddof 1); 0 where every
+    difference is 0, +-inf where all are equal and not 0."""
+    differences = np.asarray(differences, dtype=float)
+    mean = float(differences.mean())
+    if len(differences) > 1 and np.ptp(differences) > 0:
+        return mean / float(differences.std(ddof=1))
+    return 0.0 if mean == 0 else math.copysign(math.inf, mean)
 
 
 def bootstrap_ci(differences: np.ndarray, seed: int = 0, n_resamples: int = 10_000,
@@ -58,13 +71,15 @@ def nemenyi(scores: pd.DataFrame) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class Difference:
-    """A method's paired difference in score to the best method: mean, bootstrap CI and Nemenyi p-value."""
+    """A method's paired difference in score to the best method: mean, bootstrap CI, Nemenyi p-value and effect
+    size (Cohen's d_z)."""
 
     method: str
     mean: float
     low: float
     high: float
     p_nemenyi: float | None
+    effect_size: float
 
     def significant(self, alpha: float = ALPHA) -> bool:
         """Worse than the best by the post-hoc test and by a confidence interval that excludes 0."""
@@ -108,7 +123,7 @@ def compare(scores: pd.DataFrame, seed: int = 0) -> Comparison:
         d = scores[method].to_numpy(dtype=float) - scores[best].to_numpy(dtype=float)
         low, high = bootstrap_ci(d, seed=seed)
         differences.append(Difference(str(method), float(d.mean()), low, high,
-                                      None if post is None else float(post.loc[method, best])))
+                                      None if post is None else float(post.loc[method, best]), effect_size(d)))
     return Comparison(len(scores), {str(m): float(r) for m, r in order.items()}, best, differences, chi2, p)
 
 
@@ -124,7 +139,9 @@ def describe(c: Comparison, alpha: float = ALPHA) -> str:
     level = [d.method for d in c.differences if not d.significant(alpha)]
     text += f" The methods differ (Friedman p = {c.friedman_p:.3g})."
     if worse:
-        text += f" Significantly worse than {c.best} (Nemenyi p < {alpha} and CI below 0): {', '.join(worse)}."
+        sizes = {d.method: d.effect_size for d in c.differences}
+        text += (f" Significantly worse than {c.best} (Nemenyi p < {alpha} and CI below 0; effect size d_z): "
+                 + ", ".join(f"{m} ({sizes[m]:.2f})" for m in worse) + ".")
     if level:
         text += f" Not significantly different from {c.best}: {', '.join(level)}."
     return text
@@ -132,13 +149,13 @@ def describe(c: Comparison, alpha: float = ALPHA) -> str:
 
 def markdown(c: Comparison, title: str, alpha: float = ALPHA) -> list[str]:
     """A table of mean ranks and differences to the best, followed by `describe`'s paragraph."""
-    lines = [title, "", f"| method | mean rank | difference to {c.best} | 95 % CI | Nemenyi p |",
-             "| --- | --- | --- | --- | --- |", f"| {c.best} | {c.mean_ranks[c.best]:.2f} | - | - | - |"]
+    lines = [title, "", f"| method | mean rank | difference to {c.best} | 95 % CI | Nemenyi p | effect size d_z |",
+             "| --- | --- | --- | --- | --- | --- |", f"| {c.best} | {c.mean_ranks[c.best]:.2f} | - | - | - | - |"]
     for d in c.differences:
         p = "-" if d.p_nemenyi is None else f"{d.p_nemenyi:.3g}"
         mark = " *" if d.significant(alpha) else ""
         lines.append(f"| {d.method} | {c.mean_ranks[d.method]:.2f} | {d.mean:+.3f}{mark} | "
-                     f"[{d.low:+.3f}, {d.high:+.3f}] | {p} |")
+                     f"[{d.low:+.3f}, {d.high:+.3f}] | {p} | {d.effect_size:+.2f} |")
     return lines + ["", describe(c, alpha), ""]
 
 
@@ -178,3 +195,23 @@ def section(results: pd.DataFrame, methods: list[str], marks: tuple[int, ...], h
         found[str(t)] = c.to_dict()
         lines += markdown(c, f"{heading} After {t} trials ({len(table)} blocks)")
     return lines, found
+
+
+def rank_curves(results: pd.DataFrame, methods: list[str], trials: int) -> pd.DataFrame:
+    """Trials (1..`trials`) x methods: each method's mean rank over the blocks of `score_table` after t trials (the
+    ranks of the comparison tables, at every t); a t without a complete table is left out."""
+    rows = {}
+    for t in range(1, trials + 1):
+        table = score_table(results, t, methods)
+        if not table.empty:
+            rows[t] = ranks(table).mean(axis=0)
+    return pd.DataFrame.from_dict(rows, orient="index").reindex(columns=methods)
+
+
+def plot_critical_difference(scores: pd.DataFrame, ax, alpha: float = ALPHA) -> dict:
+    """Demšar's critical-difference diagram of a score table on matplotlib axes `ax` (scikit-posthocs): each
+    method at its mean rank (`mean_ranks`, as in the tables), methods not significantly different by the Nemenyi
+    test (`nemenyi`, p >= `alpha`) joined by a bar. Returns scikit-posthocs' drawn elements (markers, elbows,
+    labels, crossbars). Needs at least 3 methods and 2 blocks, as the tests do."""
+    friedman(scores)  # refuses a table too small for the tests, with one line
+    return scikit_posthocs.critical_difference_diagram(mean_ranks(scores), nemenyi(scores), alpha=alpha, ax=ax)

@@ -1,4 +1,4 @@
-"""The off-the-shelf peers (SMAC3, Syne Tune): deterministic per seed, never a configuration twice to the oracle,
+"""The off-the-shelf peers (SMAC3, Syne Tune, BoTorch; with transfer or without): deterministic per seed, never a configuration twice to the oracle,
 the repeat/exhaustion handling of baselines/peer_adapter.py, and a sane search on an obvious objective."""
 
 from __future__ import annotations
@@ -132,3 +132,91 @@ def test_bad_parameters_are_refused():
         SyneTuneBO(classifier="gp")
     with pytest.raises(ValueError, match="initial_ratio=0.0 is not allowed"):
         SMACHPO(initial_ratio=0.0)
+
+
+# -- the transfer peers (Syne Tune's transfer schedulers, BoTorch's multi-task GP) ---------------------------
+from harness.search import Knowledge  # noqa: E402
+
+pytest.importorskip("botorch", reason="needs the peers extra (pip install -e '.[peers]')")
+
+from baselines.botorch_mtgp import BoTorchMTGP  # noqa: E402
+from baselines.syne_tune_transfer import SyneTuneBoundingBox, SyneTuneCopula, SyneTuneZeroShot  # noqa: E402
+
+TRANSFER_PEERS = {"syne_tune_zero_shot": SyneTuneZeroShot, "syne_tune_bounding_box": SyneTuneBoundingBox,
+                  "syne_tune_copula": SyneTuneCopula, "botorch_mtgp": BoTorchMTGP}
+
+
+def shifted(gpu_cost):
+    """Source-like objectives: the same shape as `objective` with other GPU prices."""
+    return lambda c: 1.0 / (0.5 + 3.0 / c["cores"] + 0.25 * c["batch"] + 2.0 / c["batch"] + gpu_cost[c["gpu"]])
+
+
+SOURCE_COSTS = [{"a": 1.0, "b": 0.3, "c": 0.5}, {"a": 0.8, "b": 0.2, "c": 0.9}, {"a": 1.2, "b": 0.4, "c": 0.6}]
+
+
+def sources(space, make_trace):
+    return [make_trace(space, shifted(cost), model=f"s{i}", reps=2, noise=0.05, seed=10 + i)
+            for i, cost in enumerate(SOURCE_COSTS)]
+
+
+def fitted(name, space, make_trace):
+    return TRANSFER_PEERS[name]().fit(Knowledge(tuple(sources(space, make_trace))))
+
+
+@pytest.mark.parametrize("name", TRANSFER_PEERS)
+def test_transfer_peers_are_deterministic_per_seed(name, small_space, make_trace):
+    trace = make_trace(small_space, objective, reps=3, noise=0.05, seed=7)
+    first = run(fitted(name, small_space, make_trace), trace, 3, 8)
+    assert first == run(fitted(name, small_space, make_trace), trace, 3, 8)
+    other = run(fitted(name, small_space, make_trace), trace, 4, 8)
+    if name == "syne_tune_zero_shot":  # a fixed sequence from the sources, the same for every seed
+        assert [i for i, _, _ in other] == [i for i, _, _ in first]
+    else:
+        assert other != first  # the seed reaches the library
+
+
+TRANSFER_RECORDS_IN_A_NEW_PROCESS = """
+import json, sys
+from harness.job import replay_search
+from harness.search import Knowledge
+from harness.traces import TraceSet
+from baselines.{module} import {cls}
+traces = TraceSet(sys.argv[1])
+searcher = {cls}().fit(Knowledge(tuple(traces.load_many(["s0", "s1", "s2"]))))
+print(json.dumps([[r.index, r.objective] for r in replay_search(searcher, traces.load("m"), 3, 8)]))
+"""
+
+
+@pytest.mark.parametrize("name", TRANSFER_PEERS)
+def test_transfer_peers_give_the_same_records_in_separate_processes(name, small_space, make_trace, tmp_path):
+    trace = make_trace(small_space, objective, model="m", reps=2, noise=0.05, seed=7)
+    path = write_trace_set(tmp_path / "set", [trace, *sources(small_space, make_trace)], "peers-set")
+    here = [[i, v] for i, v, _ in run(fitted(name, small_space, make_trace), trace, 3, 8)]
+    cls = TRANSFER_PEERS[name]
+    code = TRANSFER_RECORDS_IN_A_NEW_PROCESS.format(module=cls.__module__.split(".")[-1], cls=cls.__name__)
+    for hash_seed in ("1", "2"):
+        out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True,
+                             env={**os.environ, "PYTHONHASHSEED": hash_seed})
+        assert json.loads(out.stdout.strip().splitlines()[-1]) == here
+
+
+@pytest.mark.parametrize("name", TRANSFER_PEERS)
+def test_transfer_peers_never_propose_twice_even_when_exhausting_the_space(name, tiny_space, make_trace):
+    trace = make_trace(tiny_space, objective, reps=2, noise=0.05, seed=1)
+    records = run(fitted(name, tiny_space, make_trace), trace, 0, len(tiny_space))  # run_search refuses a repeat
+    assert sorted(i for i, _, _ in records) == list(range(len(tiny_space)))
+
+
+@pytest.mark.parametrize("name", TRANSFER_PEERS)
+def test_transfer_peers_use_the_sources(name, small_space, make_trace):
+    """The sources' optimum (cores 8, gpu b, batch 2 or 4 for every source price list) is found within 6 trials."""
+    trace = make_trace(small_space, objective)
+    records = run(fitted(name, small_space, make_trace), trace, 0, 6)
+    assert records[-1][2] == pytest.approx(1.0)
+
+
+def test_the_bounding_box_is_spanned_by_the_sources_best(small_space, make_trace):
+    searcher = fitted("syne_tune_bounding_box", small_space, make_trace)
+    searcher.start(small_space, 0, 5)
+    box = {k: list(d.categories) for k, d in searcher.box_.items()}
+    assert box["cores"] == [8] and box["gpu"] == ["b"] and set(box["batch"]) <= {2, 4}  # batch 2 and 4 tie

@@ -20,3 +20,6 @@ def test_the_report_states_the_protocol_and_the_significance(tmp_path):
     found = json.loads((tmp_path / "report" / "statistics.json").read_text())
     assert set(found) == {"6"} and set(found["6"]["mean_ranks"]) == {"random", "source_best", "ernest"}
     assert written["summary"].exists()
+    names = {f.name for f in written["figures"]}
+    assert {"cd_6trials.png", "rank_vs_trials.png"} <= names  # 8 trials: only the 6-trial diagram
+    assert "effect size d_z" in text

@@ -116,3 +116,56 @@ def test_compare_on_ties_in_every_block_finds_no_difference():
     c = stats.compare(pd.DataFrame({"a": [1.0, 0.5], "b": [1.0, 0.5], "c": [1.0, 0.5]}))
     assert c.friedman_p == 1.0 and not any(d.significant() for d in c.differences)
     assert "no significant difference" in stats.describe(c)
+
+
+# -- effect sizes, critical-difference diagrams and rank curves ---------------------------------------------
+def test_effect_size_is_cohens_dz_of_the_paired_differences():
+    assert stats.effect_size(np.array([1.0, 2.0, 3.0])) == pytest.approx(2.0)  # mean 2, sd 1
+    assert stats.effect_size(np.zeros(4)) == 0.0
+    assert stats.effect_size(np.full(3, -0.1)) == -np.inf
+    c = stats.compare(pd.DataFrame({"a": [0.9, 0.8, 0.7], "b": [0.8, 0.6, 0.4], "c": [0.5, 0.5, 0.5]}))
+    by_method = {d.method: d.effect_size for d in c.differences}
+    assert by_method["b"] == pytest.approx(-2.0)  # differences -0.1, -0.2, -0.3
+    assert "effect size d_z" in stats.markdown(c, "## t")[2]
+
+
+@pytest.fixture
+def known() -> pd.DataFrame:
+    """6 blocks, 4 methods; mean ranks by hand: a 7.5/6, b 10.5/6, c 19/6, d 23/6 (one tie, two swaps)."""
+    return pd.DataFrame({"a": [0.9, 0.9, 0.8, 0.9, 0.9, 0.9], "b": [0.8, 0.9, 0.9, 0.8, 0.8, 0.8],
+                         "c": [0.7, 0.7, 0.7, 0.6, 0.7, 0.7], "d": [0.6, 0.6, 0.6, 0.7, 0.6, 0.6]})
+
+
+def test_the_critical_difference_diagram_is_drawn_from_the_tables_ranks(known):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    expected = {"a": 7.5 / 6, "b": 10.5 / 6, "c": 19 / 6, "d": 23 / 6}
+    assert stats.compare(known).mean_ranks == pytest.approx(expected)
+    fig, ax = plt.subplots()
+    drawn = stats.plot_critical_difference(known, ax)
+    at = sorted(float(m.get_offsets()[0, 0]) for m in drawn["markers"])
+    assert at == pytest.approx(sorted(expected.values()))
+    labels = {t.get_text() for t in drawn["labels"]}
+    assert {"a (1.2)", "b (1.8)"} <= labels and {"(3.2) c", "(3.8) d"} <= labels
+    # a and d differ (Nemenyi p < 0.05: rank gap 2.58 > CD 1.92 for k = 4, N = 6); a and b do not (gap 0.5)
+    assert stats.nemenyi(known).loc["a", "d"] < 0.05 < stats.nemenyi(known).loc["a", "b"]
+    spans = [(min(line.get_xdata()), max(line.get_xdata())) for level in drawn["crossbars"] for line in level]
+    assert any(lo <= expected["a"] and hi >= expected["b"] for lo, hi in spans)
+    assert not any(lo <= expected["a"] and hi >= expected["d"] for lo, hi in spans)
+    plt.close(fig)
+
+
+def test_the_critical_difference_diagram_refuses_two_methods():
+    with pytest.raises(ValueError, match="at least 3 methods"):
+        stats.plot_critical_difference(pd.DataFrame({"a": [1.0, 0.5], "b": [0.2, 0.1]}), None)
+
+
+def test_rank_curves_are_the_tables_mean_ranks_at_every_trial():
+    late = records("w", ["t1", "t2", "t3"], 1, {"a": 0.4, "b": 0.6, "c": 0.5})  # at t = 6 b leads
+    early = late.assign(trial=3, accuracy=late["method"].map({"a": 0.9, "b": 0.1, "c": 0.5}))  # at t = 3 a leads
+    curves = stats.rank_curves(pd.concat([early, late]), ["a", "b", "c"], 6)
+    assert list(curves.index) == [3, 6]  # trials without records are left out
+    assert curves.loc[3].to_dict() == {"a": 1.0, "b": 3.0, "c": 2.0}
+    assert curves.loc[6].to_dict() == stats.mean_ranks(stats.score_table(late, 6, ["a", "b", "c"])).to_dict()
