@@ -26,6 +26,8 @@ from harness.paths import safe_name
 from harness.traces import TraceError, TraceSet
 
 TRIALS, JOB = "trials.jsonl", "job.json"
+# What every job.json holds (`harness.run` writes them; `report` and resume read them).
+JOB_KEYS = ("trace_set", "trace_set_digest", "trace_path", "method", "method_config", "target", "seed", "n_trials")
 
 
 class ResultsError(ValueError):
@@ -66,12 +68,21 @@ def read_job(folder: Path) -> tuple[dict, list[dict]]:
         job = json.loads(job_path.read_text())
     except FileNotFoundError:
         raise ResultsError(f"{job_path}: missing (the job did not finish)") from None
-    except json.JSONDecodeError as e:
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ResultsError(f"{job_path}: not valid JSON ({e})") from None
+    if not isinstance(job, dict):
+        raise ResultsError(f"{job_path}: not a job record (a JSON object), but {type(job).__name__}")
+    lacking = [key for key in JOB_KEYS if key not in job]
+    if lacking:
+        raise ResultsError(f"{job_path}: not a job record of this project, it lacks {', '.join(lacking)}")
     if not trials_path.exists():
         raise ResultsError(f"{trials_path}: missing")
     records = []
-    for n, line in enumerate(trials_path.read_text().splitlines(), 1):
+    try:
+        lines = trials_path.read_text().splitlines()
+    except UnicodeDecodeError as e:
+        raise ResultsError(f"{trials_path}: not text ({e})") from None
+    for n, line in enumerate(lines, 1):
         try:
             record = json.loads(line)
         except json.JSONDecodeError as e:
