@@ -7,8 +7,11 @@ your own in DIR/space/NAME.yaml with `hydra.searchpath=[file://DIR]`), optionall
 exactly once), `feasible` (default true) and `reason`, and the measured fields of `MEASUREMENT_FIELDS`
 (`objective` required). `operators` is an optional operator-profile table: `op_type`, `time_share` and/or
 `time_ms`, `mem_share`, `mem_mb`, plus either every knob column (a profile per configuration) or none (one
-profile for the whole model). Every problem found is reported, one line each, before anything is written; a
-failed import writes nothing. `out` may be an existing trace set over the same space: the model is added to it
+profile for the whole model). A table exported by `python -m harness.export format=csv` imports back as it is:
+its `model` column selects the rows of `model=NAME`, and its `config_index` column must agree with the knobs.
+A table whose configurations are all infeasible (or all of objective 0) is refused: replay could score nothing.
+Knobs may not be named like a column of the table (`objective`, `rep`, ...). Every problem found is reported,
+one line each, before anything is written; a failed import writes nothing. `out` may be an existing trace set over the same space: the model is added to it
 (never replacing a model already there); anything else already at `out` is refused.
 """
 
@@ -21,16 +24,18 @@ from pathlib import Path
 import hydra
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from hydra.utils import to_absolute_path
 from omegaconf import DictConfig, OmegaConf
 
 from harness.config import ConfigError, one_line_errors
 from harness.paths import CONF_DIR, safe_name
 from harness.space import SearchSpace, SpaceError
-from harness.traces import (MANIFEST, MEASUREMENT_FIELDS, OPERATOR_COLUMNS, Trace, TraceError, TraceSet,
-                            write_trace_set)
+from harness.traces import (MANIFEST, MEASUREMENT_FIELDS, OPERATOR_COLUMNS, TRACE_COLUMNS, Trace, TraceError,
+                            TraceSet, write_trace_set)
 
 FLAG_COLUMNS = ("rep", "feasible", "reason")
+EXPORT_COLUMNS = ("model", "config_index")  # what `harness.export` adds to a table
 
 
 class TableError(ValueError):
@@ -44,17 +49,43 @@ class TableError(ValueError):
 def read_table(path: Path) -> pd.DataFrame:
     if not path.is_file():
         raise TableError([f"src: no file {path}"])
-    if path.suffix.lower() == ".csv":
-        return pd.read_csv(path)
-    if path.suffix.lower() in (".parquet", ".pq"):
+    kind = path.suffix.lower()
+    if kind not in (".csv", ".parquet", ".pq"):
+        raise TableError([f"src: {path.name} is neither .csv nor .parquet"])
+    try:
+        if kind == ".csv":
+            return pd.read_csv(path)
         return pd.read_parquet(path)
-    raise TableError([f"src: {path.name} is neither .csv nor .parquet"])
+    except pd.errors.EmptyDataError:
+        raise TableError([f"src: {path} is empty (no header row)"]) from None
+    except (UnicodeDecodeError, ValueError, OSError, pa.ArrowException) as e:
+        reason = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+        raise TableError([f"src: {path} cannot be read as {'CSV' if kind == '.csv' else 'Parquet'} ({reason})"]) \
+            from None
+
+
+def check_space(space: SearchSpace) -> list[str]:
+    """Knobs named like a column the table has besides the knobs: the two could not be told apart."""
+    clash = [n for n in space.names if n in TRACE_COLUMNS + EXPORT_COLUMNS]
+    return [f"space {space.name!r}: knob {clash[0]!r} is named like a column of the table; rename the knob "
+            f"(reserved: {list(TRACE_COLUMNS + EXPORT_COLUMNS)})"] if clash else []
+
+
+def rows_of_model(table: pd.DataFrame, model: str) -> tuple[pd.DataFrame, list[str]]:
+    """A table with a `model` column (an exported set): the rows of `model`, without the column."""
+    if "model" not in table.columns:
+        return table, []
+    names = table["model"].astype(str)
+    if not (names == model).any():
+        found = sorted(names.unique())
+        return table.iloc[:0], [f"model: the table's model column has no rows of {model!r}; models: {found[:20]}"]
+    return table[names == model].drop(columns="model").reset_index(drop=True), []
 
 
 def check_measurements(table: pd.DataFrame, space: SearchSpace) -> list[str]:
     """Every problem of a measurement table, one line each (empty: the table is a complete trace)."""
     problems = []
-    allowed = set(space.names) | set(FLAG_COLUMNS) | set(MEASUREMENT_FIELDS)
+    allowed = set(space.names) | set(FLAG_COLUMNS) | set(MEASUREMENT_FIELDS) | {"config_index"}
     unknown = [c for c in table.columns if c not in allowed]
     if unknown:
         problems.append(f"unknown columns {unknown}; allowed: the knobs {space.names}, {list(FLAG_COLUMNS)} and "
@@ -90,6 +121,14 @@ def check_measurements(table: pd.DataFrame, space: SearchSpace) -> list[str]:
     good = table.assign(rep=table["rep"].astype(int) if "rep" in table.columns else 0)
     good["config_index"] = space.indices_of_digits(
         np.column_stack([good[k.name].map(lambda v, k=k: k.position(v)).to_numpy() for k in space.knobs]))
+    if "config_index" in table.columns:
+        given = pd.to_numeric(table["config_index"], errors="coerce").to_numpy(dtype=float)
+        wrong = given != good["config_index"].to_numpy()
+        if wrong.any():
+            first = good[wrong].iloc[0]
+            problems.append(f"config_index: {int(wrong.sum())} rows do not match their knob values, the first "
+                            f"{table['config_index'].iloc[int(np.flatnonzero(wrong)[0])]!r} at {_where(first, space)} "
+                            f"(index {int(first['config_index'])})")
     dup = good.duplicated(["config_index", "rep"], keep="first")
     if dup.any():
         first = good[dup].iloc[0]
@@ -156,9 +195,12 @@ def import_table(src: Path, space: SearchSpace, model: str, out: Path, operators
                  name: str | None = None) -> Trace:
     """Validate `src` (and `operators`) completely, then add the model to the trace set at `out` atomically."""
     safe_name(model, "model")
+    if check_space(space):
+        raise TableError(check_space(space))
     existing = _existing_set(out, space, model)
-    table = read_table(src)
-    problems = check_measurements(table, space)
+    table, problems = rows_of_model(read_table(src), model)
+    if not problems:
+        problems = check_measurements(table, space)
     ops = None
     if operators is not None:
         try:
@@ -167,7 +209,7 @@ def import_table(src: Path, space: SearchSpace, model: str, out: Path, operators
             problems += e.problems
     if problems:
         raise TableError(problems)
-    table = table.copy()
+    table = table.drop(columns=[c for c in EXPORT_COLUMNS if c in table.columns])
     table["feasible"] = _feasible(table, [])
     metadata = {"provenance": "imported", "source": src.name, "source_sha256": _sha256(src)}
     if operators is not None:
@@ -176,6 +218,12 @@ def import_table(src: Path, space: SearchSpace, model: str, out: Path, operators
         trace = Trace(model, space, table, ops, metadata)
     except TraceError as e:  # whatever the checks above did not foresee, still one line and nothing written
         raise TableError([str(e)]) from None
+    if not trace.feasible.any():
+        raise TableError([f"no configuration is feasible in every repetition ({len(space)} configurations): a "
+                          "replay could score nothing"])
+    if not (trace.true_objective > 0).any():
+        raise TableError(["every feasible configuration has objective 0: a replay could score nothing (accuracy "
+                          "is the recommendation's objective over the best one)"])
     traces = ([existing.load(m) for m in existing.models] if existing else []) + [trace]
     info = existing.manifest["info"] if existing else {"provenance": "imported"}
     write_trace_set(out, traces, name or (existing.name if existing else out.name), info)

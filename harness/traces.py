@@ -41,6 +41,8 @@ MANIFEST = "MANIFEST.json"
 MEASUREMENT_FIELDS = ("objective", "rps", "latency_p50_ms", "latency_p99_ms", "price_per_hour",
                       "gpu_mem_used_gb", "power_w")
 OPERATOR_COLUMNS = ("config_index", "op_type", "time_ms", "time_share", "mem_mb", "mem_share")
+# The columns of a measurement table besides the knobs: no knob may be named like one.
+TRACE_COLUMNS = ("config_index", "rep", "feasible", "reason") + MEASUREMENT_FIELDS
 
 
 class TraceError(ValueError):
@@ -73,6 +75,12 @@ class Trace:
 
     def __post_init__(self) -> None:
         _checked_name(self.model, "model")
+        if not isinstance(self.space, SearchSpace):
+            raise TraceError(f"trace {self.model!r}: space must be a SearchSpace, not {type(self.space).__name__}")
+        clash = [n for n in self.space.names if n in TRACE_COLUMNS]
+        if clash:
+            raise TraceError(f"trace {self.model!r}: knob {clash[0]!r} is named like a measurement column; "
+                             f"reserved: {list(TRACE_COLUMNS)}")
         self.measurements = _validate_measurements(self.model, self.space, self.measurements)
         if self.operators is not None:
             self.operators = _validate_operators(self.model, self.space, self.operators)
@@ -470,6 +478,8 @@ class TraceSet:
     """A trace set folder: its manifest (checked on opening), and its models loaded on demand with hash checks."""
 
     def __init__(self, path: str | Path):
+        if not isinstance(path, (str, os.PathLike)) or not str(path):
+            raise TraceError(f"a trace set is a folder path, not {path!r}")
         self.path = Path(path)
         self.manifest = _read_manifest(self.path)
         self.name: str = self.manifest["name"]
