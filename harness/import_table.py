@@ -30,7 +30,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from harness.config import ConfigError, one_line_errors
 from harness.paths import CONF_DIR, safe_name
-from harness.space import SearchSpace, SpaceError
+from harness.space import SearchSpace, SpaceError, shown
 from harness.traces import (MANIFEST, MEASUREMENT_FIELDS, OPERATOR_COLUMNS, TRACE_COLUMNS, Trace, TraceError,
                             TraceSet, write_trace_set)
 
@@ -102,16 +102,17 @@ def check_measurements(table: pd.DataFrame, space: SearchSpace) -> list[str]:
             except SpaceError:
                 unknown_values.append(value.item() if isinstance(value, np.generic) else value)
         if unknown_values:
-            problems.append(f"knob {knob.name!r}: unknown values {unknown_values}; allowed: {list(knob.values)}")
+            problems.append(f"knob {knob.name!r}: unknown values {shown(unknown_values)}; allowed: "
+                            f"{list(knob.values)}")
             bad_rows |= table[knob.name].isin(unknown_values).to_numpy()
     feasible = _feasible(table, problems)
     for field in [f for f in MEASUREMENT_FIELDS if f in table.columns]:
         values = pd.to_numeric(table[field], errors="coerce").to_numpy(dtype=float)
         bad = feasible & ~(np.isfinite(values) & (values >= 0))
         if bad.any():
-            first = table.iloc[int(np.flatnonzero(bad)[0])]
+            i = int(np.flatnonzero(bad)[0])
             problems.append(f"{field}: {int(bad.sum())} feasible rows are not finite non-negative numbers, the first "
-                            f"{first[field]!r} at {_where(first, space)}")
+                            f"{shown(table[field].iloc[i])} at {_where(table, i, space)}")
     if "rep" in table.columns:
         reps = pd.to_numeric(table["rep"], errors="coerce")
         if reps.isna().any() or (reps != reps.round()).any() or (reps < 0).any():
@@ -125,15 +126,15 @@ def check_measurements(table: pd.DataFrame, space: SearchSpace) -> list[str]:
         given = pd.to_numeric(table["config_index"], errors="coerce").to_numpy(dtype=float)
         wrong = given != good["config_index"].to_numpy()
         if wrong.any():
-            first = good[wrong].iloc[0]
+            i = int(np.flatnonzero(wrong)[0])
             problems.append(f"config_index: {int(wrong.sum())} rows do not match their knob values, the first "
-                            f"{table['config_index'].iloc[int(np.flatnonzero(wrong)[0])]!r} at {_where(first, space)} "
-                            f"(index {int(first['config_index'])})")
+                            f"{shown(table['config_index'].iloc[i])} at {_where(good, i, space)} "
+                            f"(index {int(good['config_index'].iloc[i])})")
     dup = good.duplicated(["config_index", "rep"], keep="first")
     if dup.any():
-        first = good[dup].iloc[0]
+        i = int(np.flatnonzero(dup.to_numpy())[0])
         problems.append(f"{int(dup.sum())} duplicate rows (same configuration and rep), the first at "
-                        f"{_where(first, space)}" + ("" if "rep" in table.columns else
+                        f"{_where(good, i, space)}" + ("" if "rep" in table.columns else
                                                        "; add a `rep` column to import repetitions"))
     reps = sorted(good["rep"].unique())
     if reps != list(range(len(reps))):
@@ -156,13 +157,14 @@ def _feasible(table: pd.DataFrame, problems: list[str]) -> np.ndarray:
     text = column.astype(str).str.strip().str.lower()
     known = text.isin(["true", "false", "1", "0", "1.0", "0.0"])
     if not known.all():
-        problems.append(f"feasible: values must be true/false or 1/0, found {column[~known].iloc[0]!r}")
+        problems.append(f"feasible: values must be true/false or 1/0, found {shown(column[~known].iloc[0])}")
     return text.isin(["true", "1", "1.0"]).to_numpy()
 
 
-def _where(row: pd.Series, space: SearchSpace) -> str:
-    rep = f" rep {row['rep']}" if "rep" in row.index else ""
-    return f"{ {k: row[k] for k in space.names} }{rep}"
+def _where(table: pd.DataFrame, i: int, space: SearchSpace) -> str:
+    """Row `i` of a table, named by its knob values (and rep), for a message."""
+    rep = f" rep {shown(table['rep'].iloc[i])}" if "rep" in table.columns else ""
+    return shown({k: table[k].iloc[i] for k in space.names}) + rep
 
 
 def read_operators(path: Path, space: SearchSpace) -> pd.DataFrame:

@@ -53,7 +53,7 @@ class Knob:
         """Index of `value` among this knob's values; refuses values outside the knob."""
         if not _is_scalar(value) or (isinstance(value, (bool, np.bool_)) and not any(
                 isinstance(v, bool) for v in self.values)):
-            raise SpaceError(f"knob {self.name!r} has no value {value!r}; allowed values: {list(self.values)}")
+            raise SpaceError(f"knob {self.name!r} has no value {shown(value)}; allowed values: {list(self.values)}")
         try:
             return self._positions[value]
         except KeyError:
@@ -61,10 +61,23 @@ class Knob:
         for i, v in enumerate(self.values):
             if v == value or (isinstance(v, float) and _is_number(value) and np.isclose(v, float(value))):
                 return i
-        raise SpaceError(f"knob {self.name!r} has no value {value!r}; allowed values: {list(self.values)}")
+        raise SpaceError(f"knob {self.name!r} has no value {shown(value)}; allowed values: {list(self.values)}")
 
     def to_dict(self) -> dict:
         return {"name": self.name, "values": list(self.values), "unit": self.unit, "ordered": self.ordered}
+
+
+def shown(value: Any) -> str:
+    """`repr` for messages, with numpy scalars as plain Python ones (`nan`, not `np.float64(nan)`), also inside
+    mappings, lists and tuples."""
+    if isinstance(value, np.generic):
+        return repr(value.item())
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{shown(k)}: {shown(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        inner = ", ".join(shown(v) for v in value)
+        return f"[{inner}]" if isinstance(value, list) else f"({inner}{',' if len(value) == 1 else ''})"
+    return repr(value)
 
 
 def _is_scalar(value: Any) -> bool:
@@ -147,11 +160,11 @@ class SearchSpace:
     def digits(self, config: Mapping[str, Any]) -> np.ndarray:
         """Per-knob value positions of a configuration."""
         if not isinstance(config, Mapping):
-            raise SpaceError(f"a configuration is a mapping of knob names to values, not {config!r}")
+            raise SpaceError(f"a configuration is a mapping of knob names to values, not {shown(config)}")
         missing = [n for n in self.names if n not in config]
         extra = [n for n in config if n not in self.names]
         if missing or extra:
-            raise SpaceError(f"configuration {dict(config)} does not match space {self.name!r}: "
+            raise SpaceError(f"configuration {shown(dict(config))} does not match space {self.name!r}: "
                              f"missing knobs {missing}, unknown knobs {extra}")
         return np.array([k.position(config[k.name]) for k in self.knobs], dtype=np.int64)
 
@@ -165,7 +178,7 @@ class SearchSpace:
 
     def config(self, index: int) -> Config:
         if isinstance(index, (bool, np.bool_)) or not isinstance(index, (int, np.integer)):
-            raise SpaceError(f"a configuration index is a whole number, not {index!r}")
+            raise SpaceError(f"a configuration index is a whole number, not {shown(index)}")
         index = int(index)
         if not 0 <= index < self.size:
             raise SpaceError(f"index {index} is outside space {self.name!r} (0..{self.size - 1})")

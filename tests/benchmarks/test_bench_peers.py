@@ -4,8 +4,8 @@ scripts/test tests/benchmarks/test_bench_peers.py tests/benchmarks/test_bench_fa
 
 import pytest
 
-pytest.importorskip("smac", reason="needs the peers extra (pip install -e '.[peers]')")
-pytest.importorskip("syne_tune", reason="needs the peers extra (pip install -e '.[peers]')")
+pytest.importorskip("smac", reason="needs the peers extra (pip install 'falcon-bench[peers]')")
+pytest.importorskip("syne_tune", reason="needs the peers extra (pip install 'falcon-bench[peers]')")
 
 from baselines.smac_hpo import SMACHPO  # noqa: E402
 from baselines.syne_tune_bo import SyneTuneBO  # noqa: E402

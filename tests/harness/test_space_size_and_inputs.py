@@ -1,8 +1,11 @@
 """A space of more than 2^63 configurations keeps exact indices; a Knob with list values and TraceSet(None) get one
-line of the project's errors."""
+line of the project's errors; messages show numpy values as plain ones (`nan`)."""
 
+import numpy as np
+import pandas as pd
 import pytest
 
+from harness.import_table import check_measurements
 from harness.space import Knob, SearchSpace, SpaceError
 from harness.traces import TraceError, TraceSet
 
@@ -38,3 +41,17 @@ def test_knob_values_as_a_list_become_a_tuple_and_nested_lists_are_refused():
 def test_a_trace_set_path_that_is_not_a_path_is_one_line(path):
     with pytest.raises(TraceError, match=f"a trace set is a folder path, not {path!r}"):
         TraceSet(path)
+
+
+def test_messages_print_numpy_values_as_plain_ones():
+    knob = Knob("batch", (1, 2))
+    with pytest.raises(SpaceError, match=r"^knob 'batch' has no value nan; allowed values: \[1, 2\]$"):
+        knob.position(np.float64("nan"))
+    space = SearchSpace([knob])
+    with pytest.raises(SpaceError) as e:
+        space.index({"batch": np.int64(3), "other": np.float64(0.5)})
+    assert "np." not in str(e.value) and "{'batch': 3, 'other': 0.5}" in str(e.value)
+    rows = pd.DataFrame({"batch": [1, 2], "objective": [1.0, np.nan]})
+    problems = check_measurements(rows, space)
+    assert problems == ["objective: 1 feasible rows are not finite non-negative numbers, the first nan at "
+                        "{'batch': 2}"]
