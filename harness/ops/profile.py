@@ -24,6 +24,7 @@ from torch.profiler import profile as torch_profile
 from harness.models import build, example_input, spec
 from harness.ops.torch_inventory import RNN_DECOMPOSITIONS
 from harness.ops.kops import identify_kops
+from harness.paths import CONF_DIR
 from harness.relay_names import ATEN_TO_RELAY
 from harness.traces import OpStat
 
@@ -79,10 +80,10 @@ class ProfileConfig:
     threshold: float = 0.05
 
 
-ConfigStore.instance().store(name="profile", node=ProfileConfig)
+ConfigStore.instance().store(name="profile_schema", node=ProfileConfig)
 
 
-@hydra.main(version_base=None, config_name="profile")
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="profile")
 def main(cfg: ProfileConfig) -> None:
     shares = operator_shares(cfg.model, cfg.batch_size)
     print(f"{cfg.model}, batch size {cfg.batch_size}, {torch.get_num_threads()} CPU threads")

@@ -55,7 +55,8 @@ def test_wheel_installed_in_a_fresh_venv_runs_from_another_folder(tmp_path):
         print(json.dumps({'package': harness.__file__, 'conf': str(paths.CONF_DIR), 'rps': out['rps'],
                           'space': len(load_space('paper')),
                           'examples': sorted(p.relative_to(paths.DATA_ROOT / 'examples').as_posix()
-                                             for p in (paths.DATA_ROOT / 'examples').rglob('*.*'))}))""",
+                                             for p in (paths.DATA_ROOT / 'examples').rglob('*.*')
+                                             if '__pycache__' not in p.parts)}))""",
                       cwd=elsewhere))
     assert Path(found["package"]).is_relative_to(purelib) and Path(found["conf"]).is_relative_to(purelib)
     assert found["rps"] > 0 and found["space"] == 1440
