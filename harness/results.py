@@ -26,8 +26,9 @@ from harness.paths import safe_name
 from harness.traces import TraceError, TraceSet
 
 TRIALS, JOB = "trials.jsonl", "job.json"
-# What every job.json holds (`harness.run` writes them; `report` and resume read them).
-JOB_KEYS = ("trace_set", "trace_set_digest", "trace_path", "method", "method_config", "target", "seed", "n_trials")
+# What every job.json holds (`harness.run` writes them; `report` and resume read them), and its type.
+JOB_KEYS = {"trace_set": str, "trace_set_digest": str, "trace_path": str, "method": str, "method_config": dict,
+            "target": str, "seed": int, "n_trials": int}
 
 
 class ResultsError(ValueError):
@@ -75,6 +76,10 @@ def read_job(folder: Path) -> tuple[dict, list[dict]]:
     lacking = [key for key in JOB_KEYS if key not in job]
     if lacking:
         raise ResultsError(f"{job_path}: not a job record of this project, it lacks {', '.join(lacking)}")
+    for key, kind in JOB_KEYS.items():
+        value = job[key]
+        if isinstance(value, bool) or not isinstance(value, kind) or (kind is int and value < 0):
+            raise ResultsError(f"{job_path}: not a job record of this project, its {key} is {value!r}")
     if not trials_path.exists():
         raise ResultsError(f"{trials_path}: missing")
     records = []
