@@ -38,6 +38,7 @@ from harness.collect.backends import REPO, Backend, software
 from harness.collect.journal import CollectError, CollectLock, Journal
 from harness.collect.loadgen import __doc__ as LOADGEN_DOC
 from harness.collect.models import resolve
+from harness.config import ConfigError
 from harness.paths import safe_name
 from harness.vocabulary import canonical_profile
 from harness.space import SearchSpace
@@ -57,7 +58,7 @@ SET_LOCK_WAIT_S = 600.0  # finishing writers take the set lock in turn; each hol
 class Settings:
     """How each configuration is measured; a journal is only resumed with the same settings.
 
-    Every value is checked on construction (`check`: CollectError naming `settings.KEY`), so the collector and the
+    Every value is checked on construction (`check`: ConfigError naming `settings.KEY`), so the collector and the
     live tuner refuse a bad setting before measuring anything; `from_mapping` also refuses unknown keys."""
 
     reps: int = 3
@@ -80,21 +81,21 @@ class Settings:
             value = getattr(self, key)
             number = not isinstance(value, bool) and isinstance(value, (int, float) if kind is float else int)
             if not (number and math.isfinite(value) and (value > minimum if strict else value >= minimum)):
-                raise CollectError(f"settings.{key}={value!r}: must be {'a whole number' if kind is int else 'a number'}"
-                                   f" {'>' if strict else '>='} {minimum}")
+                what = "a whole number" if kind is int else "a number"
+                raise ConfigError(f"settings.{key}={value!r}: must be {what} {'>' if strict else '>='} {minimum}")
         if self.omp_wait_policy not in OMP_WAIT_POLICIES:
-            raise CollectError(f"settings.omp_wait_policy={self.omp_wait_policy!r}: must be one of "
-                               f"{', '.join(OMP_WAIT_POLICIES)}")
+            raise ConfigError(f"settings.omp_wait_policy={self.omp_wait_policy!r}: must be one of "
+                              f"{', '.join(OMP_WAIT_POLICIES)}")
 
     @classmethod
     def from_mapping(cls, values: Any) -> "Settings":
         """Settings from a mapping of some of its keys (a preset of conf/collect/settings/, overridden)."""
         if not isinstance(values, Mapping):
-            raise CollectError(f"settings={values!r}: must be a mapping of {', '.join(f.name for f in fields(cls))}")
+            raise ConfigError(f"settings={values!r}: must be a mapping of {', '.join(f.name for f in fields(cls))}")
         unknown = sorted(str(k) for k in values if k not in {f.name for f in fields(cls)})
         if unknown:
-            raise CollectError(f"settings.{unknown[0]} is not a setting; settings: "
-                               f"{', '.join(f.name for f in fields(cls))}")
+            raise ConfigError(f"settings.{unknown[0]} is not a setting; settings: "
+                              f"{', '.join(f.name for f in fields(cls))}")
         return cls(**values)
 
 

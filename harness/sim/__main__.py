@@ -57,8 +57,9 @@ def check_keys(cfg: DictConfig) -> None:
         kinds = {str(m.get("provenance", "unknown")) for m in existing.manifest["models"].values()}
         kinds.add(str(existing.manifest["info"].get("provenance", "unknown")))
         if kinds != {"simulated"}:
-            raise ConfigError(f"out={cfg.out}: trace set {existing.name!r} holds {', '.join(sorted(kinds - {'simulated'}))} "
-                              "data, not only simulated: replace=true replaces it; or choose another out")
+            others = ", ".join(sorted(kinds - {"simulated"}))
+            raise ConfigError(f"out={cfg.out}: trace set {existing.name!r} holds {others} data, not only simulated: "
+                              "replace=true replaces it; or choose another out")
 
 
 def run(cfg: DictConfig) -> list[str]:

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from harness.collect.collector import Settings
-from harness.collect.journal import CollectError
+from harness.config import ConfigError
 
 BAD = [("reps", 0), ("reps", 2.5), ("reps", True), ("warmup_s", -1.0), ("warmup_s", math.nan),
        ("measure_s", 0), ("measure_s", "abc"), ("min_batches", 0), ("profile_batches", -1), ("seed", -1),
@@ -17,15 +17,15 @@ BAD = [("reps", 0), ("reps", 2.5), ("reps", True), ("warmup_s", -1.0), ("warmup_
 
 @pytest.mark.parametrize("key, value", BAD)
 def test_each_bad_setting_is_one_line_naming_it(key, value):
-    with pytest.raises(CollectError, match=f"^settings.{key}=") as e:
+    with pytest.raises(ConfigError, match=f"^settings.{key}=") as e:
         Settings.from_mapping({key: value})
     assert "\n" not in str(e.value)
 
 
 def test_unknown_settings_and_the_presets():
-    with pytest.raises(CollectError, match="settings.foo is not a setting; settings: reps, "):
+    with pytest.raises(ConfigError, match="settings.foo is not a setting; settings: reps, "):
         Settings.from_mapping({"foo": 1})
-    with pytest.raises(CollectError, match="settings=3: must be a mapping"):
+    with pytest.raises(ConfigError, match="settings=3: must be a mapping"):
         Settings.from_mapping(3)
     assert Settings.from_mapping({"reps": 1, "timeout_s": 90}) == Settings(reps=1, timeout_s=90)
 

@@ -244,11 +244,11 @@ SETTING_KEYS = ["reps", "warmup_s", "measure_s", "min_batches", "profile_batches
                                        max_size=4)))
 def test_collector_settings_are_refused_with_one_line_or_sound(values):
     from harness.collect.collector import Settings
-    from harness.collect.journal import CollectError
+    from harness.config import ConfigError
 
     try:
         s = Settings.from_mapping(values)
-    except CollectError as e:
+    except ConfigError as e:
         assert str(e) and "\n" not in str(e)
         return
     assert s.reps >= 1 and s.min_batches >= 1 and s.profile_batches >= 0 and s.seed >= 0

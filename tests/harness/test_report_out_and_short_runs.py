@@ -132,7 +132,8 @@ def saved_figures(monkeypatch):
     save = report_module._save
 
     def spy(fig, path):
-        seen[path.name] = [(ax.get_xlim(), ax.get_title(), ax.get_ylabel()) for ax in fig.axes if ax.get_label() != "<colorbar>"]
+        seen[path.name] = [(ax.get_xlim(), ax.get_title(), ax.get_ylabel()) for ax in fig.axes
+                           if ax.get_label() != "<colorbar>"]
         return save(fig, path)
     monkeypatch.setattr(report_module, "_save", spy)
     return seen

@@ -54,7 +54,8 @@ def test_import_release_refuses_a_users_clone(tmp_path, users_clone, monkeypatch
     before = snapshot(users_clone)
     code, err = run_entry("harness.import_release", [f"src={src}", f"out={users_clone}"], monkeypatch, capsys)
     assert code == 1 and err.count("\n") == 1
-    assert err.startswith(f"import_release: refusing to replace {users_clone}: it is not empty and holds no MANIFEST.json")
+    assert err.startswith(f"import_release: refusing to replace {users_clone}: it is not empty and holds no "
+                          "MANIFEST.json")
     assert snapshot(users_clone) == before
 
 
