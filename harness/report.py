@@ -466,8 +466,9 @@ def report(results_dir: Path, out: Path, trace_set: str | None = None, path_mode
     trials = int(results["trial"].max())
     marks = [m for m in MARKS if m <= trials] or [trials]
     if len(marks) < len(MARKS):
-        notes.append(f"fig12 shows {' / '.join(map(str, marks))} trials only: the runs have {trials} trials, "
-                     f"so the {' / '.join(str(m) for m in MARKS if m not in marks)} trial panels are left out")
+        notes.append(f"fig12 shows the accuracy after {' / '.join(map(str, marks))} trials only: the runs have "
+                     f"{trials} trials, so its {' / '.join(str(m) for m in MARKS if m not in marks)} trial panels "
+                     "are left out")
     slo_text, slo_numbers = "", None
     if slo_results_dir is not None:
         slo_jobs = [j for j in read_jobs(slo_results_dir) if j.job["trace_set"] == trace_set]

@@ -145,8 +145,8 @@ def test_ten_trial_runs_end_fig10_at_10_leave_out_fig12s_longer_panels_and_title
     assert saved_figures["fig10_accuracy_vs_trials.png"][0][0][1] == 10
     panels = [label for _, _, label in saved_figures["fig12_per_model.png"]]
     assert panels == ["acc@6"]
-    assert "fig12 shows 6 trials only: the runs have 10 trials, so the 15 / 30 trial panels are left out" in \
-        written["notes"]
+    assert "fig12 shows the accuracy after 6 trials only: the runs have 10 trials, so its 15 / 30 trial panels are " \
+        "left out" in written["notes"]
     titles = [title for _, title, _ in saved_figures["fig13_search_path.png"] if title]
     assert titles == ["falcon on gru: first 10 trials (seed 0)"]
     summary = (tmp_path / "out" / "summary.md").read_text()
