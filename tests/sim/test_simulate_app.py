@@ -52,3 +52,12 @@ def test_bad_keys_are_refused_before_anything_is_simulated(tmp_path, key, messag
     done = simulate("out=new", key, cwd=tmp_path)
     assert done.returncode == 1 and done.stderr.count("\n") == 1 and message in done.stderr, done.stderr
     assert "configurations feasible" not in done.stderr and not (tmp_path / "new").exists()
+
+
+@pytest.mark.parametrize("app, key, message", [
+    ("harness.sim.landscape", "sets=[nope]", "landscape: no trace set at "),
+    ("harness.sim.calibrate", "mode=zz", "calibrate: mode='zz' is not a calibration"),
+    ("harness.sim.calibrate", "release_dir=nope", "calibrate: release_dir='nope': ")])
+def test_the_other_sim_apps_refuse_with_one_line(tmp_path, app, key, message):
+    done = subprocess.run([sys.executable, "-m", app, key], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1 and done.stderr.startswith(message) and done.stderr.count("\n") == 1, done.stderr
