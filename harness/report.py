@@ -376,7 +376,7 @@ def check_out(out: Path) -> None:
     REPORT.json lists every file in it, each unchanged. Never inside a trace set (which would then not load)."""
     if out.is_symlink() or (out.exists() and not out.is_dir()):
         raise ConfigError(f"out={out}: is a file; name a folder for the report")
-    inside = next((p for p in (out, *out.parents) if (p / MANIFEST).is_file()), None)
+    inside = next((p for p in (out, *out.parents) if _is_trace_set(p)), None)
     if inside is not None:
         raise ConfigError(f"out={out}: {inside} is a trace set ({MANIFEST}); write the report elsewhere")
     if not out.exists() or not any(out.iterdir()):
@@ -395,6 +395,15 @@ def check_out(out: Path) -> None:
             raise ConfigError(f"{refusal}: {name} is not one of the report's files; name a new or empty folder")
         if _sha256(path) != files[name]:
             raise ConfigError(f"{refusal}: {name} was changed after the report wrote it; name a new or empty folder")
+
+
+def _is_trace_set(folder: Path) -> bool:
+    """Whether `folder` holds a trace-set manifest of this project (not another tool's MANIFEST.json)."""
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(manifest, dict) and {"schema_version", "space", "models", "files"} <= manifest.keys()
 
 
 def _sha256(path: Path) -> str:
