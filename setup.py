@@ -1,7 +1,8 @@
 """Build hook: a wheel carries the checkout's `conf/`, shipped trace sets and `examples/` as `harness/_data/`.
 
 `conf/`, `traces/` and `examples/` stay at the top of the checkout (docs and scripts refer to them there);
-`harness.paths` finds the copies in an installed wheel (`harness.paths.DATA_ROOT / "examples"`: docs/extending.md). Everything else about the build is in pyproject.toml.
+`harness.paths` finds the copies in an installed wheel (`harness.paths.DATA_ROOT / "examples"`: docs/extending.md).
+Everything else about the build is in pyproject.toml.
 """
 
 from pathlib import Path

@@ -6,7 +6,8 @@
 `csv` writes `DIR/<set>.csv`, one row per (model, configuration, repetition): `model`, the knob columns,
 `config_index`, `rep`, `feasible`, `reason` and every measured field (empty where a model lacks it), with values
 exactly as stored (each number in its shortest form that reads back the same: a knob value 0.8 is `0.8`), so that
-`python -m harness.import_table src=DIR/<set>.csv model=NAME ...` imports each model back; and `DIR/DATA_CARD.md`, which says what every column means and where the data come from.
+`python -m harness.import_table src=DIR/<set>.csv model=NAME ...` imports each model back; and
+`DIR/DATA_CARD.md`, which says what every column means and where the data come from.
 
 `syne_tune` writes `DIR/<set>/` with Syne Tune's own `serialize` (`BlackboxTabular`): one task per model, one
 hyperparameter row per configuration (in index order), one seed per repetition, a single fidelity `trial` = 1

@@ -11,7 +11,8 @@ profile for the whole model). A table exported by `python -m harness.export form
 its `model` column selects the rows of `model=NAME`, and its `config_index` column must agree with the knobs.
 A table whose configurations are all infeasible (or all of objective 0) is refused: replay could score nothing.
 Knobs may not be named like a column of the table (`objective`, `rep`, ...). Every problem found is reported,
-one line each, before anything is written; a failed import writes nothing. `out` may be an existing trace set over the same space: the model is added to it
+one line each, before anything is written; a failed import writes nothing. `out` may be an existing trace set
+over the same space: the model is added to it
 (never replacing a model already there); anything else already at `out` is refused.
 """
 

@@ -14,7 +14,7 @@ import pytest
 from harness.export import ExportError, export
 from harness.import_table import TableError, import_table
 from harness.space import Knob, SearchSpace
-from harness.traces import TraceError, TraceSet, write_trace_set
+from harness.traces import TraceError, TraceSet
 
 # A space of the user's own, with a knob whose values are not exact in binary (0.1, 0.8).
 OWN_SPACE = """\
