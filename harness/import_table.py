@@ -12,8 +12,8 @@ its `model` column selects the rows of `model=NAME`, and its `config_index` colu
 A table whose configurations are all infeasible (or all of objective 0) is refused: replay could score nothing.
 Knobs may not be named like a column of the table (`objective`, `rep`, ...). Every problem found is reported,
 one line each, before anything is written; a failed import writes nothing. `out` may be an existing trace set
-over the same space: the model is added to it
-(never replacing a model already there); anything else already at `out` is refused.
+over the same space: the model is added to it (never replacing a model already there); anything else already
+at `out` is refused.
 """
 
 from __future__ import annotations
