@@ -1,7 +1,8 @@
-"""Build hook: a wheel carries the checkout's `conf/` and shipped trace sets as `harness/_data/`.
+"""Build hook: a wheel carries the checkout's `conf/`, shipped trace sets and `examples/` as `harness/_data/`.
 
-`conf/` and `traces/` stay at the top of the checkout (docs and scripts refer to them there); `harness.paths`
-finds the copies in an installed wheel. Everything else about the build is in pyproject.toml.
+`conf/`, `traces/` and `examples/` stay at the top of the checkout (docs and scripts refer to them there);
+`harness.paths` finds the copies in an installed wheel (`harness.paths.DATA_ROOT / "examples"`: docs/extending.md).
+Everything else about the build is in pyproject.toml.
 """
 
 from pathlib import Path
@@ -10,7 +11,7 @@ from setuptools import setup
 from setuptools.command.build_py import build_py
 
 # traces/falcon-release (imported locally) is not shipped
-SHIPPED = ("conf", "traces/sim-v1", "traces/sim-v2", "traces/measured-cpu", "traces/llm-v1")
+SHIPPED = ("conf", "examples", "traces/sim-v1", "traces/sim-v2", "traces/measured-cpu", "traces/llm-v1")
 
 
 class BuildPyWithData(build_py):

@@ -37,11 +37,11 @@ def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     if not args or args[0] in ("-h", "--help"):
         print(usage())
-        sys.exit(0 if args else 2)
+        sys.exit(0 if args else 1)
     command, rest = args[0], args[1:]
     if command not in COMMANDS:
-        print(f"error: unknown command {command!r}; commands: {', '.join(COMMANDS)}", file=sys.stderr)
-        sys.exit(2)
+        print(f"falcon-bench: unknown command {command!r}; commands: {', '.join(COMMANDS)}", file=sys.stderr)
+        sys.exit(1)
     module = importlib.import_module(COMMANDS[command][0])
     sys.argv = [f"falcon-bench {command}", *rest]  # Hydra reads its overrides from sys.argv
     module.main()

@@ -5,7 +5,9 @@
 
 `csv` writes `DIR/<set>.csv`, one row per (model, configuration, repetition): `model`, the knob columns,
 `config_index`, `rep`, `feasible`, `reason` and every measured field (empty where a model lacks it), with values
-exactly as stored; and `DIR/DATA_CARD.md`, which says what every column means and where the data come from.
+exactly as stored (each number in its shortest form that reads back the same: a knob value 0.8 is `0.8`), so that
+`python -m harness.import_table src=DIR/<set>.csv model=NAME ...` imports each model back; and
+`DIR/DATA_CARD.md`, which says what every column means and where the data come from.
 
 `syne_tune` writes `DIR/<set>/` with Syne Tune's own `serialize` (`BlackboxTabular`): one task per model, one
 hyperparameter row per configuration (in index order), one seed per repetition, a single fidelity `trial` = 1
@@ -96,7 +98,7 @@ Empty cells: a field the model's source does not provide. Fields missing per mod
 
 def export_csv(traces: TraceSet, tmp: Path) -> None:
     loaded = traces.load_many(traces.models)
-    long_table(loaded).to_csv(tmp / f"{traces.name}.csv", index=False, float_format="%.17g")
+    long_table(loaded).to_csv(tmp / f"{traces.name}.csv", index=False)  # repr: shortest exact form
     (tmp / "DATA_CARD.md").write_text(data_card(traces, present_fields(loaded)))
 
 
@@ -107,7 +109,8 @@ def export_syne_tune(traces: TraceSet, tmp: Path) -> None:
 
         from harness.syne_tune_mapping import evaluations, hyperparameters, syne_tune_space
     except ImportError as e:
-        raise ExportError(f"format=syne_tune needs the peers extra (pip install -e '.[peers]'): {e}") from None
+        raise ExportError(f"format=syne_tune needs the peers extra (pip install 'falcon-bench[peers]', or "
+                          f"'.[peers]' in a checkout): {e}") from None
     loaded = traces.load_many(traces.models)
     fields = present_fields(loaded)
     space = traces.space
@@ -124,10 +127,16 @@ def export(traces: TraceSet, fmt: str, out: Path) -> Path:
     if fmt not in FORMATS:
         raise ExportError(f"format must be one of {list(FORMATS)}, not {fmt!r}")
     safe_name(traces.name, "trace set name")  # it names the files written
-    if out.exists():
+    if out.exists() or out.is_symlink():
         raise ExportError(f"out: {out} already exists; an export never replaces anything, choose a new folder")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    blocking = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        raise ExportError(f"out={out}: {blocking} is a file, not a folder")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    except OSError as e:
+        raise ExportError(f"out={out}: cannot write there ({e.strerror})") from None
     tmp.chmod(0o755)
     try:
         (export_csv if fmt == "csv" else export_syne_tune)(traces, tmp)

@@ -13,7 +13,6 @@ next to them are kept as the auxiliary table `kop_curves`.
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 
 import hydra
@@ -21,8 +20,9 @@ import pandas as pd
 from hydra.utils import to_absolute_path
 from omegaconf import DictConfig, OmegaConf
 
-from harness.paths import CONF_DIR, UnsafeNameError
-from harness.space import SearchSpace, SpaceError
+from harness.config import one_line_errors
+from harness.paths import CONF_DIR
+from harness.space import SearchSpace
 from harness.traces import Trace, TraceError, check_replaceable, write_trace_set
 
 RELEASE_COLUMNS = {"cpus": "cpu_cores", "gputype": "gpu_type", "gpumem": "gpu_mem_gb", "batchsize": "batch_size",
@@ -125,12 +125,9 @@ def import_release(src: Path, out: Path, name: str, space: SearchSpace) -> list[
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="import_release")
 def main(cfg: DictConfig) -> None:
     out = Path(to_absolute_path(cfg.out))
-    try:
+    with one_line_errors("import_release"):
         space = SearchSpace.from_dict(OmegaConf.to_container(cfg.space, resolve=True))
         traces = import_release(Path(to_absolute_path(cfg.src)), out, cfg.name, space)
-    except (TraceError, SpaceError, UnsafeNameError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
     print(f"imported {len(traces)} models into {out}")
 
 

@@ -7,9 +7,13 @@ your own in DIR/space/NAME.yaml with `hydra.searchpath=[file://DIR]`), optionall
 exactly once), `feasible` (default true) and `reason`, and the measured fields of `MEASUREMENT_FIELDS`
 (`objective` required). `operators` is an optional operator-profile table: `op_type`, `time_share` and/or
 `time_ms`, `mem_share`, `mem_mb`, plus either every knob column (a profile per configuration) or none (one
-profile for the whole model). Every problem found is reported, one line each, before anything is written; a
-failed import writes nothing. `out` may be an existing trace set over the same space: the model is added to it
-(never replacing a model already there); anything else already at `out` is refused.
+profile for the whole model). A table exported by `python -m harness.export format=csv` imports back as it is:
+its `model` column selects the rows of `model=NAME`, and its `config_index` column must agree with the knobs.
+A table whose configurations are all infeasible (or all of objective 0) is refused: replay could score nothing.
+Knobs may not be named like a column of the table (`objective`, `rep`, ...). Every problem found is reported,
+one line each, before anything is written; a failed import writes nothing. `out` may be an existing trace set
+over the same space: the model is added to it (never replacing a model already there); anything else already
+at `out` is refused.
 """
 
 from __future__ import annotations
@@ -21,16 +25,18 @@ from pathlib import Path
 import hydra
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from hydra.utils import to_absolute_path
 from omegaconf import DictConfig, OmegaConf
 
 from harness.config import ConfigError, one_line_errors
 from harness.paths import CONF_DIR, safe_name
-from harness.space import SearchSpace, SpaceError
-from harness.traces import (MANIFEST, MEASUREMENT_FIELDS, OPERATOR_COLUMNS, Trace, TraceError, TraceSet,
-                            write_trace_set)
+from harness.space import SearchSpace, SpaceError, shown
+from harness.traces import (MANIFEST, MEASUREMENT_FIELDS, OPERATOR_COLUMNS, TRACE_COLUMNS, Trace, TraceError,
+                            TraceSet, write_trace_set)
 
 FLAG_COLUMNS = ("rep", "feasible", "reason")
+EXPORT_COLUMNS = ("model", "config_index")  # what `harness.export` adds to a table
 
 
 class TableError(ValueError):
@@ -44,17 +50,43 @@ class TableError(ValueError):
 def read_table(path: Path) -> pd.DataFrame:
     if not path.is_file():
         raise TableError([f"src: no file {path}"])
-    if path.suffix.lower() == ".csv":
-        return pd.read_csv(path)
-    if path.suffix.lower() in (".parquet", ".pq"):
+    kind = path.suffix.lower()
+    if kind not in (".csv", ".parquet", ".pq"):
+        raise TableError([f"src: {path.name} is neither .csv nor .parquet"])
+    try:
+        if kind == ".csv":
+            return pd.read_csv(path)
         return pd.read_parquet(path)
-    raise TableError([f"src: {path.name} is neither .csv nor .parquet"])
+    except pd.errors.EmptyDataError:
+        raise TableError([f"src: {path} is empty (no header row)"]) from None
+    except (UnicodeDecodeError, ValueError, OSError, pa.ArrowException) as e:
+        reason = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+        raise TableError([f"src: {path} cannot be read as {'CSV' if kind == '.csv' else 'Parquet'} ({reason})"]) \
+            from None
+
+
+def check_space(space: SearchSpace) -> list[str]:
+    """Knobs named like a column the table has besides the knobs: the two could not be told apart."""
+    clash = [n for n in space.names if n in TRACE_COLUMNS + EXPORT_COLUMNS]
+    return [f"space {space.name!r}: knob {clash[0]!r} is named like a column of the table; rename the knob "
+            f"(reserved: {list(TRACE_COLUMNS + EXPORT_COLUMNS)})"] if clash else []
+
+
+def rows_of_model(table: pd.DataFrame, model: str) -> tuple[pd.DataFrame, list[str]]:
+    """A table with a `model` column (an exported set): the rows of `model`, without the column."""
+    if "model" not in table.columns:
+        return table, []
+    names = table["model"].astype(str)
+    if not (names == model).any():
+        found = sorted(names.unique())
+        return table.iloc[:0], [f"model: the table's model column has no rows of {model!r}; models: {found[:20]}"]
+    return table[names == model].drop(columns="model").reset_index(drop=True), []
 
 
 def check_measurements(table: pd.DataFrame, space: SearchSpace) -> list[str]:
     """Every problem of a measurement table, one line each (empty: the table is a complete trace)."""
     problems = []
-    allowed = set(space.names) | set(FLAG_COLUMNS) | set(MEASUREMENT_FIELDS)
+    allowed = set(space.names) | set(FLAG_COLUMNS) | set(MEASUREMENT_FIELDS) | {"config_index"}
     unknown = [c for c in table.columns if c not in allowed]
     if unknown:
         problems.append(f"unknown columns {unknown}; allowed: the knobs {space.names}, {list(FLAG_COLUMNS)} and "
@@ -71,16 +103,17 @@ def check_measurements(table: pd.DataFrame, space: SearchSpace) -> list[str]:
             except SpaceError:
                 unknown_values.append(value.item() if isinstance(value, np.generic) else value)
         if unknown_values:
-            problems.append(f"knob {knob.name!r}: unknown values {unknown_values}; allowed: {list(knob.values)}")
+            problems.append(f"knob {knob.name!r}: unknown values {shown(unknown_values)}; allowed: "
+                            f"{list(knob.values)}")
             bad_rows |= table[knob.name].isin(unknown_values).to_numpy()
     feasible = _feasible(table, problems)
     for field in [f for f in MEASUREMENT_FIELDS if f in table.columns]:
         values = pd.to_numeric(table[field], errors="coerce").to_numpy(dtype=float)
         bad = feasible & ~(np.isfinite(values) & (values >= 0))
         if bad.any():
-            first = table.iloc[int(np.flatnonzero(bad)[0])]
+            i = int(np.flatnonzero(bad)[0])
             problems.append(f"{field}: {int(bad.sum())} feasible rows are not finite non-negative numbers, the first "
-                            f"{first[field]!r} at {_where(first, space)}")
+                            f"{shown(table[field].iloc[i])} at {_where(table, i, space)}")
     if "rep" in table.columns:
         reps = pd.to_numeric(table["rep"], errors="coerce")
         if reps.isna().any() or (reps != reps.round()).any() or (reps < 0).any():
@@ -90,11 +123,19 @@ def check_measurements(table: pd.DataFrame, space: SearchSpace) -> list[str]:
     good = table.assign(rep=table["rep"].astype(int) if "rep" in table.columns else 0)
     good["config_index"] = space.indices_of_digits(
         np.column_stack([good[k.name].map(lambda v, k=k: k.position(v)).to_numpy() for k in space.knobs]))
+    if "config_index" in table.columns:
+        given = pd.to_numeric(table["config_index"], errors="coerce").to_numpy(dtype=float)
+        wrong = given != good["config_index"].to_numpy()
+        if wrong.any():
+            i = int(np.flatnonzero(wrong)[0])
+            problems.append(f"config_index: {int(wrong.sum())} rows do not match their knob values, the first "
+                            f"{shown(table['config_index'].iloc[i])} at {_where(good, i, space)} "
+                            f"(index {int(good['config_index'].iloc[i])})")
     dup = good.duplicated(["config_index", "rep"], keep="first")
     if dup.any():
-        first = good[dup].iloc[0]
+        i = int(np.flatnonzero(dup.to_numpy())[0])
         problems.append(f"{int(dup.sum())} duplicate rows (same configuration and rep), the first at "
-                        f"{_where(first, space)}" + ("" if "rep" in table.columns else
+                        f"{_where(good, i, space)}" + ("" if "rep" in table.columns else
                                                        "; add a `rep` column to import repetitions"))
     reps = sorted(good["rep"].unique())
     if reps != list(range(len(reps))):
@@ -117,13 +158,14 @@ def _feasible(table: pd.DataFrame, problems: list[str]) -> np.ndarray:
     text = column.astype(str).str.strip().str.lower()
     known = text.isin(["true", "false", "1", "0", "1.0", "0.0"])
     if not known.all():
-        problems.append(f"feasible: values must be true/false or 1/0, found {column[~known].iloc[0]!r}")
+        problems.append(f"feasible: values must be true/false or 1/0, found {shown(column[~known].iloc[0])}")
     return text.isin(["true", "1", "1.0"]).to_numpy()
 
 
-def _where(row: pd.Series, space: SearchSpace) -> str:
-    rep = f" rep {row['rep']}" if "rep" in row.index else ""
-    return f"{ {k: row[k] for k in space.names} }{rep}"
+def _where(table: pd.DataFrame, i: int, space: SearchSpace) -> str:
+    """Row `i` of a table, named by its knob values (and rep), for a message."""
+    rep = f" rep {shown(table['rep'].iloc[i])}" if "rep" in table.columns else ""
+    return shown({k: table[k].iloc[i] for k in space.names}) + rep
 
 
 def read_operators(path: Path, space: SearchSpace) -> pd.DataFrame:
@@ -156,9 +198,12 @@ def import_table(src: Path, space: SearchSpace, model: str, out: Path, operators
                  name: str | None = None) -> Trace:
     """Validate `src` (and `operators`) completely, then add the model to the trace set at `out` atomically."""
     safe_name(model, "model")
+    if check_space(space):
+        raise TableError(check_space(space))
     existing = _existing_set(out, space, model)
-    table = read_table(src)
-    problems = check_measurements(table, space)
+    table, problems = rows_of_model(read_table(src), model)
+    if not problems:
+        problems = check_measurements(table, space)
     ops = None
     if operators is not None:
         try:
@@ -167,7 +212,7 @@ def import_table(src: Path, space: SearchSpace, model: str, out: Path, operators
             problems += e.problems
     if problems:
         raise TableError(problems)
-    table = table.copy()
+    table = table.drop(columns=[c for c in EXPORT_COLUMNS if c in table.columns])
     table["feasible"] = _feasible(table, [])
     metadata = {"provenance": "imported", "source": src.name, "source_sha256": _sha256(src)}
     if operators is not None:
@@ -176,6 +221,12 @@ def import_table(src: Path, space: SearchSpace, model: str, out: Path, operators
         trace = Trace(model, space, table, ops, metadata)
     except TraceError as e:  # whatever the checks above did not foresee, still one line and nothing written
         raise TableError([str(e)]) from None
+    if not trace.feasible.any():
+        raise TableError([f"no configuration is feasible in every repetition ({len(space)} configurations): a "
+                          "replay could score nothing"])
+    if not (trace.true_objective > 0).any():
+        raise TableError(["every feasible configuration has objective 0: a replay could score nothing (accuracy "
+                          "is the recommendation's objective over the best one)"])
     traces = ([existing.load(m) for m in existing.models] if existing else []) + [trace]
     info = existing.manifest["info"] if existing else {"provenance": "imported"}
     write_trace_set(out, traces, name or (existing.name if existing else out.name), info)

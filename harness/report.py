@@ -4,6 +4,10 @@
 
 reads every finished job once (refusing runs of unequal length: one report compares runs of one length), checks
 `out` and `path_knobs` before any work, and writes, under `<results_dir>/report/` (or `out=DIR`):
+- `REPORT.json`: the files of the report with their SHA-256. `out` must be absent, an empty folder, or a report
+  folder with this manifest whose files are all listed and unchanged (`check_out`): anything else (a user's
+  files, a git checkout, a trace set) is refused before any work. The report is written into a temporary
+  sibling folder and then put in place;
 - `summary.json`: per method `accuracy_mean` and `accuracy_p10` (lists over t = 1..T, mean and 10th percentile
   over targets x seeds), `trials_to_90_median`, `ask_ms_median`, the same per target model under `per_model`, and
   `digest`, the SHA-256 of its trial records without measured times (harness/digest.py);
@@ -26,8 +30,11 @@ It works from any folder: each job records where its trace set is (`harness.resu
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -48,9 +55,10 @@ from harness.metrics import aggregate, trials_to_target  # noqa: E402
 from harness.paths import CONF_DIR  # noqa: E402
 from harness.results import FinishedJob, ResultsError, locate_trace_set, read_jobs, records_table  # noqa: E402
 from harness.slo import Constraints  # noqa: E402
-from harness.traces import TraceSet  # noqa: E402
+from harness.traces import MANIFEST, TraceSet  # noqa: E402
 
 MARKS = (6, 15, 30)
+REPORT_MANIFEST = "REPORT.json"
 
 
 # -- summary ----------------------------------------------------------------------------------------------
@@ -88,15 +96,17 @@ def _at(curve: list[float], t: int) -> str:
 
 def summary_markdown(summary: dict, trace_set: str, ablations: set[str] = frozenset()) -> str:
     marks = [t for t in (1, 3, *MARKS) if any(len(s["accuracy_mean"]) >= t for s in summary.values())]
+    p10_at = 6 if 6 in marks else marks[-1]  # the 10th percentile at a mark the table shows
     lines = [f"# Results on {trace_set}", "",
-             "Accuracy = true objective of the recommended configuration / optimum, mean over targets x seeds.", "",
-             "| method | runs | " + " | ".join(f"acc@{t}" for t in marks) + " | p10@6 | trials to 90 % (median) | "
-             "ask ms (median) |", "|" + " --- |" * (len(marks) + 5)]
+             "Accuracy = true objective of the recommended configuration / optimum, mean over the (target, seed) "
+             f"runs; p10@{p10_at}: its 10th percentile over those runs.", "",
+             "| method | runs | " + " | ".join(f"acc@{t}" for t in marks) + f" | p10@{p10_at} | trials to 90 % "
+             "(median) | ask ms (median) |", "|" + " --- |" * (len(marks) + 5)]
     # methods first, best at 6 trials on top; then the ablation variants
     for method, s in sorted(summary.items(), key=lambda kv: (kv[0] in ablations, -_value_at(kv[1], 6))):
         t90 = s["trials_to_90_median"]
         lines.append(f"| {method} | {s['runs']} | " + " | ".join(_at(s["accuracy_mean"], t) for t in marks)
-                     + f" | {_at(s['accuracy_p10'], 6)} | {'never' if t90 is None else int(t90)} | "
+                     + f" | {_at(s['accuracy_p10'], p10_at)} | {'never' if t90 is None else int(t90)} | "
                      f"{s['ask_ms_median']:.2f} |")
     for t in MARKS:
         ranked = sorted(((s["accuracy_mean"][t - 1], m) for m, s in summary.items()
@@ -105,17 +115,18 @@ def summary_markdown(summary: dict, trace_set: str, ablations: set[str] = frozen
             lines += ["", f"Best mean accuracy after {t} trials: **{ranked[0][1]}** ({ranked[0][0]:.3f})."]
     if ablations:
         lines += ["", f"Ablation variants ({', '.join(sorted(ablations))}) may have fewer runs than the methods."]
-    lines += ["", "## Per model: mean accuracy after 6 / 15 / 30 trials", ""]
+    per_model_marks = [t for t in MARKS if t in marks] or marks[-1:]
+    lines += ["", f"## Per model: mean accuracy after {' / '.join(map(str, per_model_marks))} trials", ""]
     targets = sorted({t for s in summary.values() for t in s["per_model"]})
     lines += ["| method | " + " | ".join(targets) + " |", "|" + " --- |" * (len(targets) + 1)]
     for method, s in sorted(summary.items()):
-        cells = ["/".join(_at(s["per_model"][t]["accuracy_mean"], k) for k in MARKS) if t in s["per_model"]
+        cells = ["/".join(_at(s["per_model"][t]["accuracy_mean"], k) for k in per_model_marks) if t in s["per_model"]
                  else "-" for t in targets]
         lines.append(f"| {method} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
-def protocol_markdown(jobs: dict[str, dict], methods: list[str]) -> str:
+def protocol_markdown(jobs: dict[str, dict], methods: list[str], n_targets: int) -> str:
     """How each method's hyperparameters were set (harness.hpo), and the statistics that follow."""
     lines = ["", "## Tuning protocol and significance", "",
              "Hyperparameters: `python -m harness.hpo` (docs/protocol.md) tunes every method with the same "
@@ -132,9 +143,11 @@ def protocol_markdown(jobs: dict[str, dict], methods: list[str]) -> str:
         p = applied.get("protocol") or {}
         lines.append(f"| {method} | {values} | " + ", ".join(str(p.get(k, "?")) for k in
                                                               ("budget", "folds", "seeds", "trials")) + " |")
-    lines += ["", "Mean ranks over the target models (mean over seeds), paired differences to the best method with "
-              "percentile-bootstrap 95 % CIs over the targets, Friedman test and Nemenyi post-hoc test "
-              "(harness/stats.py; `*`: significant by both).", ""]
+    blocks = ("the target models (each the mean over its seeds)" if n_targets >= stats.MIN_TARGETS else
+              f"the (target, seed) blocks (with fewer than {stats.MIN_TARGETS} targets, each run is a block)")
+    lines += ["", f"Mean ranks over {blocks}, paired differences to the best method with percentile-bootstrap 95 % "
+              "CIs over those blocks, Friedman test and Nemenyi post-hoc test (harness/stats.py; `*`: significant "
+              "by both).", ""]
     return "\n".join(lines) + "\n"
 
 
@@ -191,21 +204,25 @@ def plot_accuracy(curves: dict, methods: list[str], out: Path) -> Path:
         half = 1.96 * stacked.std(axis=0, ddof=1) / np.sqrt(len(runs)) if len(runs) > 1 else 0 * mean
         ax.plot(t, mean, label=method, lw=2 if method.startswith("falcon") else 1.2)
         ax.fill_between(t, mean - half, mean + half, alpha=0.15)
+    trials = max(len(c) for c in curves.values())
     for mark in MARKS:
-        ax.axvline(mark, color="grey", ls=":", lw=0.8)
+        if mark <= trials:
+            ax.axvline(mark, color="grey", ls=":", lw=0.8)
     ax.axhline(0.9, color="black", ls="--", lw=0.6)
-    ax.set(xlabel="trials", ylabel="search accuracy (recommended / optimum)", ylim=(0, 1.02),
+    ax.set(xlabel="trials", ylabel="search accuracy (recommended / optimum)", ylim=(0, 1.02), xlim=(1, trials),
            title="Accuracy vs trials (mean, 95 % CI)")
     ax.legend(fontsize=7, ncol=2, loc="lower right")
     return _save(fig, out / "fig10_accuracy_vs_trials.png")
 
 
-def plot_per_model(summary: dict, methods: list[str], out: Path) -> Path:
-    """Figure 12: per-model mean accuracy at 6, 15 and 30 trials."""
+def plot_per_model(summary: dict, methods: list[str], out: Path, marks: list[int]) -> Path:
+    """Figure 12: per-model mean accuracy at each of `marks` trials (6, 15 and 30 where the runs are as long)."""
     targets = sorted({t for m in methods for t in summary[m]["per_model"]})
-    fig, axes = plt.subplots(len(MARKS), 1, figsize=(max(8, len(targets) * 0.9), 8), sharex=True)
+    fig, axes = plt.subplots(len(marks), 1, figsize=(max(8, len(targets) * 0.9), 2 + 2 * len(marks)), sharex=True,
+                             squeeze=False)
+    axes = axes[:, 0]
     width = 0.8 / max(len(methods), 1)
-    for ax, mark in zip(axes, MARKS):
+    for ax, mark in zip(axes, marks):
         for i, method in enumerate(methods):
             values = [_value_at(summary[method]["per_model"].get(t), mark) for t in targets]
             ax.bar(np.arange(len(targets)) + i * width, values, width, label=method)
@@ -213,7 +230,7 @@ def plot_per_model(summary: dict, methods: list[str], out: Path) -> Path:
         ax.axhline(0.9, color="black", ls="--", lw=0.6)
     axes[-1].set_xticks(np.arange(len(targets)) + 0.4 - width / 2, targets, rotation=45, ha="right")
     axes[0].legend(fontsize=7, ncol=len(methods), loc="lower center", bbox_to_anchor=(0.5, 1.12))
-    axes[0].set_title("Per-model mean accuracy after 6 / 15 / 30 trials")
+    axes[0].set_title(f"Per-model mean accuracy after {' / '.join(map(str, marks))} trials")
     return _save(fig, out / "fig12_per_model.png")
 
 
@@ -224,12 +241,20 @@ def _value_at(summary: dict | None, t: int) -> float:
     return summary["accuracy_mean"][t - 1]
 
 
+PATH_TRIALS = 15  # Figure 13 draws the first trials of a search
+
+
+def search_path_runs(jobs: list[FinishedJob], model: str, methods: list[str]) -> dict[str, list[dict]]:
+    """The seed-0 runs on `model` of the methods whose search paths Figure 13 draws, in `methods` order."""
+    runs = {j.job["method"]: j.records for j in jobs
+            if j.job["method"] in methods and j.job["target"] == model and j.job["seed"] == 0}
+    return {m: runs[m] for m in methods if m in runs}
+
+
 def plot_search_path(jobs: list[FinishedJob], traces: TraceSet, out: Path, model: str, methods: list[str],
                      knobs: tuple[str, str]) -> Path | None:
     """Figure 13: where each method's trials went over two knobs, on the model's best objective per cell."""
-    runs = {j.job["method"]: j.records for j in jobs
-            if j.job["method"] in methods and j.job["target"] == model and j.job["seed"] == 0}
-    runs = {m: runs[m] for m in methods if m in runs}
+    runs = search_path_runs(jobs, model, methods)
     if not runs:
         return None
     trace = traces.load(model)
@@ -241,15 +266,17 @@ def plot_search_path(jobs: list[FinishedJob], traces: TraceSet, out: Path, model
     for ax, (method, records) in zip(axes[0], runs.items()):
         image = ax.imshow(cell.to_numpy(), origin="lower", cmap="Greens", vmin=0, vmax=1, aspect="auto")
         fig.colorbar(image, ax=ax, label="best objective in the cell / optimum")
-        xs = [x_knob.position(r["config"][x_knob.name]) for r in records[:15]]
-        ys = [y_knob.position(r["config"][y_knob.name]) for r in records[:15]]
+        shown = records[:PATH_TRIALS]
+        xs = [x_knob.position(r["config"][x_knob.name]) for r in shown]
+        ys = [y_knob.position(r["config"][y_knob.name]) for r in shown]
         jitter = np.random.default_rng(0).uniform(-0.15, 0.15, size=(2, len(xs)))
         ax.plot(np.add(xs, jitter[0]), np.add(ys, jitter[1]), "-o", color="tab:red", ms=4, lw=0.8)
         for k, (x, y) in enumerate(zip(np.add(xs, jitter[0]), np.add(ys, jitter[1])), 1):
             ax.annotate(str(k), (x, y), fontsize=6, xytext=(2, 2), textcoords="offset points")
         ax.set_xticks(range(len(x_knob.values)), x_knob.values)
         ax.set_yticks(range(len(y_knob.values)), y_knob.values)
-        ax.set(xlabel=x_knob.name, ylabel=y_knob.name, title=f"{method} on {model}: first 15 trials (seed 0)")
+        ax.set(xlabel=x_knob.name, ylabel=y_knob.name,
+               title=f"{method} on {model}: first {len(shown)} trials (seed 0)")
     return _save(fig, out / "fig13_search_path.png")
 
 
@@ -395,16 +422,78 @@ def check_knobs(traces: TraceSet, knobs: tuple[str, str]) -> None:
                           f"knobs: {traces.space.names}")
 
 
-def prepare_out(out: Path) -> None:
-    """Create the report folder and prove it writable, so a bad `out` fails before any work."""
-    if out.exists() and not out.is_dir():
+def check_path_knobs(knobs: tuple[str, str]) -> None:
+    if len(knobs) != 2 or knobs[0] == knobs[1]:
+        raise ConfigError(f"path_knobs={list(knobs)}: must name two different knobs (x, y)")
+
+
+def check_out(out: Path) -> None:
+    """Refuse (ConfigError) unless `out` is absent, an empty folder, or a report folder this app wrote: its
+    REPORT.json lists every file in it, each unchanged. Never inside a trace set (which would then not load)."""
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
         raise ConfigError(f"out={out}: is a file; name a folder for the report")
+    inside = next((p for p in (out, *out.parents) if _is_trace_set(p)), None)
+    if inside is not None:
+        raise ConfigError(f"out={out}: {inside} is a trace set ({MANIFEST}); write the report elsewhere")
+    if not out.exists() or not any(out.iterdir()):
+        return
+    refusal = f"out={out}: refusing to replace it: it is not empty and is not a report folder"
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=out):
-            pass
+        files = json.loads((out / REPORT_MANIFEST).read_text())["files"]
+        assert isinstance(files, dict)
+    except (OSError, ValueError, KeyError, TypeError, AssertionError):
+        raise ConfigError(f"{refusal} (no valid {REPORT_MANIFEST}); name a new or empty folder") from None
+    for path in sorted(out.rglob("*")):
+        name = path.relative_to(out).as_posix()
+        if name == REPORT_MANIFEST:
+            continue
+        if name not in files or path.is_dir() or path.is_symlink():
+            raise ConfigError(f"{refusal}: {name} is not one of the report's files; name a new or empty folder")
+        if _sha256(path) != files[name]:
+            raise ConfigError(f"{refusal}: {name} was changed after the report wrote it; name a new or empty folder")
+
+
+def _is_trace_set(folder: Path) -> bool:
+    """Whether `folder` holds a trace-set manifest of this project (not another tool's MANIFEST.json)."""
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(manifest, dict) and {"schema_version", "space", "models", "files"} <= manifest.keys()
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def writable_folder(out: Path) -> Path:
+    """A new temporary folder beside `out` to write the report into; ConfigError if nothing can be written there."""
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     except OSError as e:
         raise ConfigError(f"out={out}: cannot write the report there ({e.strerror})") from None
+    tmp.chmod(0o755)  # mkdtemp makes it private; a report is for everyone to read
+    return tmp
+
+
+def put_in_place(tmp: Path, out: Path) -> None:
+    """Write the manifest of the report in `tmp`, then make `tmp` the report at `out` (checked again first)."""
+    files = {p.name: _sha256(p) for p in sorted(tmp.iterdir())}
+    (tmp / REPORT_MANIFEST).write_text(json.dumps({"written_by": "python -m harness.report", "files": files},
+                                                  indent=1, sort_keys=True) + "\n")
+    check_out(out)
+    if out.exists() and not any(out.iterdir()):  # an empty folder the user made: keep it, fill it
+        for p in sorted(tmp.iterdir()):
+            os.replace(p, out / p.name)
+        tmp.rmdir()
+    elif out.exists():  # an earlier report
+        old = out.with_name(f".{out.name}.old-{os.getpid()}")
+        os.replace(out, old)
+        os.replace(tmp, out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, out)
 
 
 def report(results_dir: Path, out: Path, trace_set: str | None = None, path_model: str = "roberta",
@@ -414,6 +503,8 @@ def report(results_dir: Path, out: Path, trace_set: str | None = None, path_mode
 
     Returns the summary's path, the figures written, and notes on figures left out (and why).
     """
+    check_path_knobs(path_knobs)
+    check_out(out)
     jobs = read_jobs(results_dir)
     if not jobs:
         raise ResultsError(f"no finished jobs under {results_dir}")
@@ -423,20 +514,47 @@ def report(results_dir: Path, out: Path, trace_set: str | None = None, path_mode
     results = results[results["trace_set"] == trace_set]
     check_comparable(jobs, trace_set)
     notes = []
+    path_methods = [m for m in ("falcon", "morphling") if m in set(results["method"])]
+    targets = sorted(set(results["target"]))
     try:
         traces = locate_trace_set(jobs[0].job, jobs[0].folder)
         check_knobs(traces, path_knobs)
     except ResultsError as e:
         traces = None
         notes.append(f"fig13 left out: {e}")
+    else:
+        if not path_methods:
+            notes.append("fig13 left out: it draws the searches of falcon and morphling; these results have neither")
+        elif not search_path_runs(jobs, path_model, path_methods):
+            notes.append(f"fig13 left out: path_model={path_model} has no seed-0 run of "
+                         f"{' or '.join(path_methods)}; targets: {', '.join(targets)}")
+    trials = int(results["trial"].max())
+    marks = [m for m in MARKS if m <= trials] or [trials]
+    if len(marks) < len(MARKS):
+        notes.append(f"fig12 shows the accuracy after {' / '.join(map(str, marks))} trials only: the runs have "
+                     f"{trials} trials, so its {' / '.join(str(m) for m in MARKS if m not in marks)} trial panels "
+                     "are left out")
     slo_text, slo_numbers = "", None
     if slo_results_dir is not None:
         slo_jobs = [j for j in read_jobs(slo_results_dir) if j.job["trace_set"] == trace_set]
         if not slo_jobs:
             raise ResultsError(f"slo_results_dir={slo_results_dir}: no finished jobs on trace set {trace_set!r}")
         slo_text, slo_numbers = slo_section(slo_jobs, trace_set)
-    prepare_out(out)
+    tmp = writable_folder(out)
+    try:
+        figures = write_report(tmp, jobs, results, trace_set, traces, path_model, path_methods, path_knobs, marks,
+                               slo_text, slo_numbers)
+        put_in_place(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return {"summary": out / "summary.json", "figures": [out / f.name for f in figures], "notes": notes}
 
+
+def write_report(out: Path, jobs: list[FinishedJob], results: pd.DataFrame, trace_set: str, traces: TraceSet | None,
+                 path_model: str, path_methods: list[str], path_knobs: tuple[str, str], marks: list[int],
+                 slo_text: str, slo_numbers: dict | None) -> list[Path]:
+    """The report's files in `out`; returns the figures written."""
     summary = summarise(results)
     digests = method_digests(jobs)
     for (_, method), (_, digest) in digests.items():
@@ -449,17 +567,16 @@ def report(results_dir: Path, out: Path, trace_set: str | None = None, path_mode
     significance, statistics = stats.section(results, main_methods, MARKS, "###")
     (out / "statistics.json").write_text(json.dumps(statistics, indent=1, sort_keys=True) + "\n")
     (out / "summary.md").write_text(summary_markdown(summary, trace_set, set(summary) - set(main_methods))
-                                    + protocol_markdown(configs, main_methods) + "\n".join(significance)
-                                    + digest_markdown(digests) + slo_text)
+                                    + protocol_markdown(configs, main_methods, results["target"].nunique())
+                                    + "\n".join(significance) + digest_markdown(digests) + slo_text)
     if slo_numbers is not None:
         (out / "slo_summary.json").write_text(json.dumps(slo_numbers, indent=1, sort_keys=True) + "\n")
-    path_methods = [m for m in ("falcon", "morphling") if m in summary]
-    figures = [plot_accuracy(curves_of(results), main_methods, out), plot_per_model(summary, main_methods, out),
+    figures = [plot_accuracy(curves_of(results), main_methods, out), plot_per_model(summary, main_methods, out, marks),
                plot_search_path(jobs, traces, out, path_model, path_methods, path_knobs) if traces else None,
                plot_sensitivity(results, configs, out, "threshold", "fig14_kop_threshold"),
                plot_sensitivity(results, configs, out, "cutoff", "fig15_pca_cutoff"),
                plot_phases(results, main_methods, out), *rank_figures(results, main_methods, out)]
-    return {"summary": out / "summary.json", "figures": [f for f in figures if f is not None], "notes": notes}
+    return [f for f in figures if f is not None]
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="report")

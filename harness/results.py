@@ -26,6 +26,9 @@ from harness.paths import safe_name
 from harness.traces import TraceError, TraceSet
 
 TRIALS, JOB = "trials.jsonl", "job.json"
+# What every job.json holds (`harness.run` writes them; `report` and resume read them), and its type.
+JOB_KEYS = {"trace_set": str, "trace_set_digest": str, "trace_path": str, "method": str, "method_config": dict,
+            "target": str, "seed": int, "n_trials": int}
 
 
 class ResultsError(ValueError):
@@ -66,12 +69,25 @@ def read_job(folder: Path) -> tuple[dict, list[dict]]:
         job = json.loads(job_path.read_text())
     except FileNotFoundError:
         raise ResultsError(f"{job_path}: missing (the job did not finish)") from None
-    except json.JSONDecodeError as e:
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ResultsError(f"{job_path}: not valid JSON ({e})") from None
+    if not isinstance(job, dict):
+        raise ResultsError(f"{job_path}: not a job record (a JSON object), but {type(job).__name__}")
+    lacking = [key for key in JOB_KEYS if key not in job]
+    if lacking:
+        raise ResultsError(f"{job_path}: not a job record of this project, it lacks {', '.join(lacking)}")
+    for key, kind in JOB_KEYS.items():
+        value = job[key]
+        if isinstance(value, bool) or not isinstance(value, kind) or (kind is int and value < 0):
+            raise ResultsError(f"{job_path}: not a job record of this project, its {key} is {value!r}")
     if not trials_path.exists():
         raise ResultsError(f"{trials_path}: missing")
     records = []
-    for n, line in enumerate(trials_path.read_text().splitlines(), 1):
+    try:
+        lines = trials_path.read_text().splitlines()
+    except UnicodeDecodeError as e:
+        raise ResultsError(f"{trials_path}: not text ({e})") from None
+    for n, line in enumerate(lines, 1):
         try:
             record = json.loads(line)
         except json.JSONDecodeError as e:

@@ -7,6 +7,8 @@ they come from `conf/space/*.yaml`.
 
 from __future__ import annotations
 
+import math
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
@@ -16,6 +18,7 @@ import numpy as np
 from harness.paths import CONF_DIR
 
 Config = dict[str, Any]
+INT64_MAX = 2**63 - 1
 
 
 class SpaceError(ValueError):
@@ -32,6 +35,14 @@ class Knob:
     ordered: bool = True  # False for categorical knobs (e.g. GPU type), whose value order carries no meaning
 
     def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise SpaceError(f"a knob's name is a non-empty string, not {self.name!r}")
+        if isinstance(self.values, (str, bytes)) or not isinstance(self.values, (tuple, list)):
+            raise SpaceError(f"knob {self.name!r}: values must be a list of single values, not {self.values!r}")
+        not_single = [v for v in self.values if not _is_scalar(v)]
+        if not_single:
+            raise SpaceError(f"knob {self.name!r}: {not_single[0]!r} is not a single value (a number or a string)")
+        object.__setattr__(self, "values", tuple(_plain(v) for v in self.values))  # a list becomes a tuple
         if not self.values:
             raise SpaceError(f"knob {self.name!r} has no values")
         if len(set(self.values)) != len(self.values):
@@ -42,7 +53,7 @@ class Knob:
         """Index of `value` among this knob's values; refuses values outside the knob."""
         if not _is_scalar(value) or (isinstance(value, (bool, np.bool_)) and not any(
                 isinstance(v, bool) for v in self.values)):
-            raise SpaceError(f"knob {self.name!r} has no value {value!r}; allowed values: {list(self.values)}")
+            raise SpaceError(f"knob {self.name!r} has no value {shown(value)}; allowed values: {list(self.values)}")
         try:
             return self._positions[value]
         except KeyError:
@@ -50,10 +61,23 @@ class Knob:
         for i, v in enumerate(self.values):
             if v == value or (isinstance(v, float) and _is_number(value) and np.isclose(v, float(value))):
                 return i
-        raise SpaceError(f"knob {self.name!r} has no value {value!r}; allowed values: {list(self.values)}")
+        raise SpaceError(f"knob {self.name!r} has no value {shown(value)}; allowed values: {list(self.values)}")
 
     def to_dict(self) -> dict:
         return {"name": self.name, "values": list(self.values), "unit": self.unit, "ordered": self.ordered}
+
+
+def shown(value: Any) -> str:
+    """`repr` for messages, with numpy scalars as plain Python ones (`nan`, not `np.float64(nan)`), also inside
+    mappings, lists and tuples."""
+    if isinstance(value, np.generic):
+        return repr(value.item())
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{shown(k)}: {shown(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        inner = ", ".join(shown(v) for v in value)
+        return f"[{inner}]" if isinstance(value, list) else f"({inner}{',' if len(value) == 1 else ''})"
+    return repr(value)
 
 
 def _is_scalar(value: Any) -> bool:
@@ -73,10 +97,14 @@ class SearchSpace:
             raise SpaceError(f"space {name!r} has duplicated knob names: {names}")
         self.name = name
         self.knobs: tuple[Knob, ...] = tuple(knobs)
+        if not self.knobs or not all(isinstance(k, Knob) for k in self.knobs):
+            raise SpaceError(f"space {name!r} needs a non-empty sequence of Knob")
         self.radices = np.array([len(k.values) for k in self.knobs], dtype=np.int64)
-        # weight of each digit in the mixed-radix index: the last knob varies fastest
-        self._weights = np.concatenate([np.cumprod(self.radices[::-1])[::-1][1:], [1]]).astype(np.int64)
-        self._weight_list = [int(w) for w in self._weights]
+        # weight of each digit in the mixed-radix index: the last knob varies fastest. Python integers, exact for
+        # any size; as numpy int64 where every index fits (else Python integers in an object array).
+        self._weight_list = [math.prod(len(k.values) for k in self.knobs[i + 1:]) for i in range(len(self.knobs))]
+        self.size: int = math.prod(len(k.values) for k in self.knobs)  # the number of configurations, exact
+        self._weights = np.array(self._weight_list, dtype=np.int64 if self.size <= INT64_MAX else object)
 
     # -- construction -------------------------------------------------------------------------------------
     @classmethod
@@ -108,7 +136,10 @@ class SearchSpace:
         return [k.name for k in self.knobs]
 
     def __len__(self) -> int:
-        return int(np.prod(self.radices))
+        if self.size > sys.maxsize:
+            raise SpaceError(f"space {self.name!r} has {self.size} configurations, more than len() can hold; use "
+                             "its `size`")
+        return self.size
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, SearchSpace) and self.to_dict()["knobs"] == other.to_dict()["knobs"]
@@ -117,7 +148,7 @@ class SearchSpace:
         return hash(repr(self.to_dict()["knobs"]))
 
     def __repr__(self) -> str:
-        return f"SearchSpace({self.name!r}, {len(self)} configurations, knobs={self.names})"
+        return f"SearchSpace({self.name!r}, {self.size} configurations, knobs={self.names})"
 
     def knob(self, name: str) -> Knob:
         for k in self.knobs:
@@ -129,11 +160,11 @@ class SearchSpace:
     def digits(self, config: Mapping[str, Any]) -> np.ndarray:
         """Per-knob value positions of a configuration."""
         if not isinstance(config, Mapping):
-            raise SpaceError(f"a configuration is a mapping of knob names to values, not {config!r}")
+            raise SpaceError(f"a configuration is a mapping of knob names to values, not {shown(config)}")
         missing = [n for n in self.names if n not in config]
         extra = [n for n in config if n not in self.names]
         if missing or extra:
-            raise SpaceError(f"configuration {dict(config)} does not match space {self.name!r}: "
+            raise SpaceError(f"configuration {shown(dict(config))} does not match space {self.name!r}: "
                              f"missing knobs {missing}, unknown knobs {extra}")
         return np.array([k.position(config[k.name]) for k in self.knobs], dtype=np.int64)
 
@@ -143,14 +174,14 @@ class SearchSpace:
                 return sum(k.position(config[k.name]) * w for k, w in zip(self.knobs, self._weight_list))
             except KeyError:
                 pass  # a knob is missing: digits() names it
-        return int(self.digits(config) @ self._weights)
+        return sum(int(d) * w for d, w in zip(self.digits(config), self._weight_list))
 
     def config(self, index: int) -> Config:
         if isinstance(index, (bool, np.bool_)) or not isinstance(index, (int, np.integer)):
-            raise SpaceError(f"a configuration index is a whole number, not {index!r}")
+            raise SpaceError(f"a configuration index is a whole number, not {shown(index)}")
         index = int(index)
-        if not 0 <= index < len(self):
-            raise SpaceError(f"index {index} is outside space {self.name!r} (0..{len(self) - 1})")
+        if not 0 <= index < self.size:
+            raise SpaceError(f"index {index} is outside space {self.name!r} (0..{self.size - 1})")
         config = {}
         for k, w in zip(self.knobs, self._weight_list):
             config[k.name] = k.values[(index // w) % len(k.values)]

@@ -32,7 +32,7 @@ import pyarrow.parquet as pq
 
 from harness.vocabulary import check_op_types
 from harness.paths import UnsafeNameError, safe_name
-from harness.space import SearchSpace, SpaceError
+from harness.space import SearchSpace, SpaceError, shown
 
 SCHEMA_VERSION = 1
 MANIFEST = "MANIFEST.json"
@@ -41,6 +41,8 @@ MANIFEST = "MANIFEST.json"
 MEASUREMENT_FIELDS = ("objective", "rps", "latency_p50_ms", "latency_p99_ms", "price_per_hour",
                       "gpu_mem_used_gb", "power_w")
 OPERATOR_COLUMNS = ("config_index", "op_type", "time_ms", "time_share", "mem_mb", "mem_share")
+# The columns of a measurement table besides the knobs: no knob may be named like one.
+TRACE_COLUMNS = ("config_index", "rep", "feasible", "reason") + MEASUREMENT_FIELDS
 
 
 class TraceError(ValueError):
@@ -73,6 +75,12 @@ class Trace:
 
     def __post_init__(self) -> None:
         _checked_name(self.model, "model")
+        if not isinstance(self.space, SearchSpace):
+            raise TraceError(f"trace {self.model!r}: space must be a SearchSpace, not {type(self.space).__name__}")
+        clash = [n for n in self.space.names if n in TRACE_COLUMNS]
+        if clash:
+            raise TraceError(f"trace {self.model!r}: knob {clash[0]!r} is named like a measurement column; "
+                             f"reserved: {list(TRACE_COLUMNS)}")
         self.measurements = _validate_measurements(self.model, self.space, self.measurements)
         if self.operators is not None:
             self.operators = _validate_operators(self.model, self.space, self.operators)
@@ -187,11 +195,6 @@ def _row_name(space: SearchSpace, m: pd.DataFrame, i: int) -> str:
     return f"configuration {space.config(int(m['config_index'].iloc[i]))} repetition {int(m['rep'].iloc[i])}"
 
 
-def _shown(value: Any) -> str:
-    """A cell for a message: numpy scalars as plain Python ones."""
-    return repr(value.item() if isinstance(value, np.generic) else value)
-
-
 def _refuse_duplicated_columns(where: str, table: pd.DataFrame) -> None:
     names = [str(c) for c in table.columns]
     if len(set(names)) != len(names):
@@ -205,7 +208,7 @@ def _numbers(where: str, column: str, values: pd.Series) -> np.ndarray:
     numbers = pd.to_numeric(values, errors="coerce")
     not_numbers = numbers.isna() & values.notna()
     if not_numbers.any():
-        raise TraceError(f"{where}: column {column!r} holds {_shown(values[not_numbers].iloc[0])}, which is not a "
+        raise TraceError(f"{where}: column {column!r} holds {shown(values[not_numbers].iloc[0])}, which is not a "
                          "number")
     return numbers.to_numpy(dtype=float)
 
@@ -214,7 +217,7 @@ def _integers(where: str, column: str, values: pd.Series, minimum: int) -> np.nd
     numbers = _numbers(where, column, values)
     bad = ~np.isfinite(numbers) | (numbers != np.round(numbers)) | (numbers < minimum)
     if bad.any():
-        raise TraceError(f"{where}: column {column!r} holds {_shown(values[bad].iloc[0])}; allowed: whole numbers "
+        raise TraceError(f"{where}: column {column!r} holds {shown(values[bad].iloc[0])}; allowed: whole numbers "
                          f">= {minimum}")
     return numbers.astype(np.int64)
 
@@ -229,7 +232,7 @@ def _booleans(where: str, values: pd.Series) -> np.ndarray:
                                                    and v in (0, 1))
     bad = [v for v in values if not is_flag(v)]
     if bad:
-        raise TraceError(f"{where}: column 'feasible' holds {_shown(bad[0])}; allowed: true/false (or 1/0)")
+        raise TraceError(f"{where}: column 'feasible' holds {shown(bad[0])}; allowed: true/false (or 1/0)")
     return values.to_numpy().astype(bool)
 
 
@@ -242,7 +245,7 @@ def _indices(where: str, space: SearchSpace, m: pd.DataFrame) -> np.ndarray:
             distinct = column.unique()
         except TypeError:  # unhashable cells (lists, dicts)
             raise TraceError(f"{where}: knob column {knob.name!r} holds values that are not single values, "
-                             f"e.g. {column.iloc[0]!r}") from None
+                             f"e.g. {shown(column.iloc[0])}") from None
         lookup = {}
         for value in distinct:
             try:
@@ -470,6 +473,8 @@ class TraceSet:
     """A trace set folder: its manifest (checked on opening), and its models loaded on demand with hash checks."""
 
     def __init__(self, path: str | Path):
+        if not isinstance(path, (str, os.PathLike)) or not str(path):
+            raise TraceError(f"a trace set is a folder path, not {path!r}")
         self.path = Path(path)
         self.manifest = _read_manifest(self.path)
         self.name: str = self.manifest["name"]

@@ -30,7 +30,7 @@ import os
 import shutil
 import sys
 import time
-from dataclasses import asdict, fields
+from dataclasses import asdict
 from pathlib import Path
 
 import hydra
@@ -142,12 +142,7 @@ class Tune:
             raise ConstraintError("constraints.latency_p99_percentile is a replay scenario (a percentile of a trace's "
                                   "own latencies): a live tune has no trace of its model; set "
                                   "constraints.latency_p99_ms")
-        self.settings = Settings(**OmegaConf.to_container(cfg.settings, resolve=True))
-        for f in fields(Settings):  # the presets are plain YAML: the types are checked here, before measuring
-            value, kind = getattr(self.settings, f.name), type(f.default)
-            if isinstance(value, bool) or not isinstance(value, (int, float) if kind is float else kind):
-                allowed = "a number" if kind is float else kind.__name__
-                raise ConfigError(f"settings.{f.name}={value!r}: must be {allowed}")
+        self.settings = Settings.from_mapping(OmegaConf.to_container(cfg.settings, resolve=True))  # checked
         try:
             self.target = resolve(str(cfg.model))[0].name
         except ValueError as e:

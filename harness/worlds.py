@@ -68,7 +68,7 @@ def simulated_world(name: str, overrides: dict, cache_dir: Path) -> Path:
     config (and the operator cost parameters) matches, else made."""
     args = [f"{k}={v}" for k, v in overrides.items()]
     config = yaml.safe_load(_simulate(args, "--cfg", "job", "--resolve"))
-    config = {k: v for k, v in config.items() if k not in ("out", "name")}
+    config = {k: v for k, v in config.items() if k not in ("out", "name", "replace")}
     digest = hashlib.sha256(json.dumps({"config": config, "op_cost": sha256_file(PARAMS_FILE)},
                                        sort_keys=True).encode()).hexdigest()[:16]
     folder = cache_dir / f"{name}-{digest}"

@@ -10,13 +10,14 @@
 - `action=plan space=... settings=... plan.models=...` prints the jobs, hours and cost of a collection.
 - `action=canonicalise out=DIR` converts an old measured set's ATen operator names to the Relay vocabulary.
 
-Errors that stop an action before it starts (no GPU, a knob this machine cannot realise, another collector on
-the same model and shard, shards that do not fit together) are one line on stderr and exit status 2.
+Errors that stop an action before it starts (a bad setting or name, no GPU, a knob this machine cannot realise,
+another collector on the same model and shard, shards that do not fit together) are one line on stderr
+(`collect: ...`) and exit status 1, as in every app of the project.
 """
 
 from __future__ import annotations
 
-import sys
+from pathlib import Path
 
 import hydra
 from hydra.utils import to_absolute_path
@@ -29,9 +30,10 @@ from harness.collect.collector import Collector, Settings, Shard
 from harness.collect.journal import CollectError
 from harness.collect.merge import machine_space, merge_shards
 from harness.collect.plan import make_plan
-from harness.paths import CONF_DIR
-from harness.space import SearchSpace, SpaceError, load_space
-from harness.traces import TraceError, check_replaceable
+from harness.config import ConfigError, one_line_errors
+from harness.paths import CONF_DIR, safe_name
+from harness.space import SearchSpace, load_space
+from harness.traces import check_replaceable
 
 ACTIONS = ("collect", "merge", "plan", "canonicalise")
 
@@ -42,11 +44,15 @@ def space_of(cfg: DictConfig) -> SearchSpace:
 
 
 def settings_of(cfg: DictConfig) -> Settings:
-    return Settings(**OmegaConf.to_container(cfg.settings, resolve=True))  # Hydra refuses unknown keys
+    """The checked `settings` node (`Settings.check`): the collector's and the live tuner's one rule."""
+    return Settings.from_mapping(OmegaConf.to_container(cfg.settings, resolve=True))
 
 
 def collect(cfg: DictConfig):
-    check_replaceable(to_absolute_path(str(cfg.out)))  # before any measuring: never a user's folder
+    out = to_absolute_path(str(cfg.out))
+    check_replaceable(out)  # before any measuring: never a user's folder
+    safe_name(cfg.name if cfg.name is not None else Path(out).name, "trace set name")
+    settings = settings_of(cfg)
     space = space_of(cfg)
     if str(cfg.backend) == "aiconfigurator":
         return collect_llm(cfg, space)
@@ -55,8 +61,7 @@ def collect(cfg: DictConfig):
     if str(cfg.merge.knob) in space.names:  # a space over several machine types: this machine's shard of it
         space = machine_space(space, str(cfg.merge.knob), backend.machine_label())
     shard = Shard(cfg.shard.index, cfg.shard.count)
-    collector = Collector(backend, str(cfg.model), space, to_absolute_path(str(cfg.out)), settings_of(cfg),
-                          cfg.name, bool(cfg.progress), shard)
+    collector = Collector(backend, str(cfg.model), space, out, settings, cfg.name, bool(cfg.progress), shard)
     path = collector.run()
     key = shard.key(collector.model)
     if path is None:
@@ -108,14 +113,12 @@ def run(cfg: DictConfig):
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR / "collect"), config_name="collect")
 def main(cfg: DictConfig) -> None:
-    try:
-        run(cfg)
-    except (CollectError, SpaceError, TraceError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
-    except MissingMandatoryValue as e:
-        print(f"error: {e.full_key}= is required (see conf/collect/collect.yaml)", file=sys.stderr)
-        sys.exit(2)
+    with one_line_errors("collect", (CollectError,)):
+        try:
+            run(cfg)
+        except MissingMandatoryValue as e:
+            raise ConfigError(f"{e.full_key}= is required (python -m harness.collect --help lists every key)") \
+                from None
 
 
 if __name__ == "__main__":

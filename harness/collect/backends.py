@@ -94,7 +94,8 @@ class Backend:
         if "batch_size" not in space.names:
             raise CollectError(f"space {space.name!r} needs a batch_size knob")
         if importlib.util.find_spec("torch") is None:  # the workers import it; this process need not
-            raise CollectError("collection needs torch: pip install -e '.[torch]'")
+            raise CollectError("collection needs torch, the torch extra: pip install 'falcon-bench[torch]' "
+                               "('.[torch]' in a checkout)")
         if "cpu_cores" in space.names:
             cpus = usable_cpus()
             too_many = [c for c in space.knob("cpu_cores").values if not 1 <= int(c) <= len(cpus)]

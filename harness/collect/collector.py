@@ -17,15 +17,17 @@ one model on one backend, measured in a fresh worker process, returned as one jo
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
@@ -36,6 +38,8 @@ from harness.collect.backends import REPO, Backend, software
 from harness.collect.journal import CollectError, CollectLock, Journal
 from harness.collect.loadgen import __doc__ as LOADGEN_DOC
 from harness.collect.models import resolve
+from harness.config import ConfigError
+from harness.paths import safe_name
 from harness.vocabulary import canonical_profile
 from harness.space import SearchSpace
 from harness.traces import Trace, TraceSet, write_trace_set
@@ -52,7 +56,10 @@ SET_LOCK_WAIT_S = 600.0  # finishing writers take the set lock in turn; each hol
 
 @dataclass(frozen=True)
 class Settings:
-    """How each configuration is measured; a journal is only resumed with the same settings."""
+    """How each configuration is measured; a journal is only resumed with the same settings.
+
+    Every value is checked on construction (`check`: ConfigError naming `settings.KEY`), so the collector and the
+    live tuner refuse a bad setting before measuring anything; `from_mapping` also refuses unknown keys."""
 
     reps: int = 3
     warmup_s: float = 1.0
@@ -65,6 +72,38 @@ class Settings:
     # spinning team whose one thread is preempted runs several times slower (measured here: resnet-18 on 2
     # cores at load average 9, 0.6-1.3 vs 7.5-7.9 images/s).
     omp_wait_policy: str = "PASSIVE"
+
+    def __post_init__(self) -> None:
+        self.check()
+
+    def check(self) -> None:
+        for key, (kind, minimum, strict) in SETTING_RULES.items():
+            value = getattr(self, key)
+            number = not isinstance(value, bool) and isinstance(value, (int, float) if kind is float else int)
+            if not (number and math.isfinite(value) and (value > minimum if strict else value >= minimum)):
+                what = "a whole number" if kind is int else "a number"
+                raise ConfigError(f"settings.{key}={value!r}: must be {what} {'>' if strict else '>='} {minimum}")
+        if self.omp_wait_policy not in OMP_WAIT_POLICIES:
+            raise ConfigError(f"settings.omp_wait_policy={self.omp_wait_policy!r}: must be one of "
+                              f"{', '.join(OMP_WAIT_POLICIES)}")
+
+    @classmethod
+    def from_mapping(cls, values: Any) -> "Settings":
+        """Settings from a mapping of some of its keys (a preset of conf/collect/settings/, overridden)."""
+        if not isinstance(values, Mapping):
+            raise ConfigError(f"settings={values!r}: must be a mapping of {', '.join(f.name for f in fields(cls))}")
+        unknown = sorted(str(k) for k in values if k not in {f.name for f in fields(cls)})
+        if unknown:
+            raise ConfigError(f"settings.{unknown[0]} is not a setting; settings: "
+                              f"{', '.join(f.name for f in fields(cls))}")
+        return cls(**values)
+
+
+# Per numeric setting: its type, its bound, and whether the bound itself is excluded.
+SETTING_RULES = {"reps": (int, 1, False), "warmup_s": (float, 0, False), "measure_s": (float, 0, True),
+                 "min_batches": (int, 1, False), "profile_batches": (int, 0, False), "seed": (int, 0, False),
+                 "timeout_s": (float, 0, True)}
+OMP_WAIT_POLICIES = ("PASSIVE", "ACTIVE")
 
 
 @dataclass(frozen=True)
@@ -108,7 +147,7 @@ class Collector:
         self.out = Path(out).resolve()
         self.work = work_dir(self.out)
         self.settings, self.progress, self.shard = settings, progress, shard
-        self.set_name = set_name or self.out.name
+        self.set_name = safe_name(set_name or self.out.name, "trace set name")  # before anything is measured
         self.model = self._model_name(model)
 
     def run(self) -> Path | None:

@@ -24,6 +24,8 @@ from torch.profiler import profile as torch_profile
 from harness.models import build, example_input, spec
 from harness.ops.torch_inventory import RNN_DECOMPOSITIONS
 from harness.ops.kops import identify_kops
+from harness.config import ConfigError, one_line_errors
+from harness.paths import CONF_DIR
 from harness.relay_names import ATEN_TO_RELAY
 from harness.traces import OpStat
 
@@ -79,11 +81,25 @@ class ProfileConfig:
     threshold: float = 0.05
 
 
-ConfigStore.instance().store(name="profile", node=ProfileConfig)
+ConfigStore.instance().store(name="profile_schema", node=ProfileConfig)
 
 
-@hydra.main(version_base=None, config_name="profile")
+def check(cfg: ProfileConfig) -> None:
+    """Refuse, before building anything, an unknown model, a batch size below 1 or a threshold outside (0, 1]."""
+    try:
+        spec(cfg.model)
+    except ValueError as e:
+        raise ConfigError(f"model={cfg.model}: {e}") from None
+    if cfg.batch_size < 1:
+        raise ConfigError(f"batch_size={cfg.batch_size}: must be a whole number >= 1")
+    if not 0 < cfg.threshold <= 1:
+        raise ConfigError(f"threshold={cfg.threshold}: must be a share in (0, 1]")
+
+
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="profile")
 def main(cfg: ProfileConfig) -> None:
+    with one_line_errors("profile"):
+        check(cfg)
     shares = operator_shares(cfg.model, cfg.batch_size)
     print(f"{cfg.model}, batch size {cfg.batch_size}, {torch.get_num_threads()} CPU threads")
     print(shares.to_string(float_format=lambda v: f"{v:.3f}"))

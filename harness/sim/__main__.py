@@ -7,7 +7,9 @@
     python -m harness.sim space=cpu_local models=[resnet-18] out=traces/sim-v2-cpu name=sim-v2-cpu
 
 The same configuration and seed give byte-identical files (`harness.sim.generate`). docs/simulator.md describes
-the model behind it.
+the model behind it. `out` may be absent, an empty folder or a simulated trace set (replaced); a trace set that
+was not simulated (imported, collected, measured) is replaced only with `replace=true`. Every key is checked
+before anything is simulated.
 """
 
 from __future__ import annotations
@@ -16,20 +18,21 @@ import hashlib
 import json
 import platform
 import sys
+from pathlib import Path
 
 import hydra
 import numpy as np
 from hydra.utils import to_absolute_path
 from omegaconf import DictConfig, OmegaConf
 
-from harness.config import one_line_errors
-from harness.paths import CONF_DIR
+from harness.config import ConfigError, one_line_errors
+from harness.paths import CONF_DIR, safe_name
 from harness.sim.generate import SMALLEST_INVENTORY, simulate_trace
 from harness.sim.hardware import SimError
 from harness.sim.opcost import PARAMS_FILE
 from harness.sim.simulator import Simulator
 from harness.space import SearchSpace
-from harness.traces import check_replaceable, sha256_file, write_trace_set
+from harness.traces import MANIFEST, TraceSet, check_replaceable, sha256_file, write_trace_set
 
 
 def model_list(cfg: DictConfig) -> list[str]:
@@ -38,8 +41,29 @@ def model_list(cfg: DictConfig) -> list[str]:
     return sorted(list(cfg.split.source) + list(cfg.split.target))
 
 
+def check_keys(cfg: DictConfig) -> None:
+    """Refuse, before any work, a bad `reps`, `seed`, `name` or `out` (one line each)."""
+    for key, minimum in (("reps", 1), ("seed", 0)):
+        value = cfg[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise ConfigError(f"{key}={value!r}: must be a whole number >= {minimum}")
+    safe_name(cfg.name, "trace set name")
+    if not isinstance(cfg.replace, bool):
+        raise ConfigError(f"replace={cfg.replace!r}: must be true or false")
+    out = to_absolute_path(cfg.out)
+    check_replaceable(out)  # never a user's folder
+    if (Path(out) / MANIFEST).is_file() and not cfg.replace:
+        existing = TraceSet(out)
+        kinds = {str(m.get("provenance", "unknown")) for m in existing.manifest["models"].values()}
+        kinds.add(str(existing.manifest["info"].get("provenance", "unknown")))
+        if kinds != {"simulated"}:
+            others = ", ".join(sorted(kinds - {"simulated"}))
+            raise ConfigError(f"out={cfg.out}: trace set {existing.name!r} holds {others} data, not only simulated: "
+                              "replace=true replaces it; or choose another out")
+
+
 def run(cfg: DictConfig) -> list[str]:
-    check_replaceable(to_absolute_path(cfg.out))  # before any work: never a user's folder
+    check_keys(cfg)  # before any work
     space = SearchSpace.from_dict(OmegaConf.to_container(cfg.space, resolve=True))  # also a user's own space
     sim = Simulator(cfg.sim)
     params = OmegaConf.to_container(cfg.sim, resolve=True)

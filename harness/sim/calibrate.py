@@ -26,8 +26,9 @@ from hydra.utils import to_absolute_path
 from omegaconf import DictConfig
 from scipy.optimize import least_squares
 
+from harness.config import ConfigError, one_line_errors
 from harness.paths import CONF_DIR
-from harness.sim.hardware import load_gpus
+from harness.sim.hardware import SimError, load_gpus
 from harness.sim.opcost import PARAMS_FILE, OpCostParams, gpu_arrays, op_class, op_times_us, op_work
 from harness.traces import sha256_file
 
@@ -120,13 +121,19 @@ def release_file(cfg: DictConfig, *parts: str) -> Path:
     """A file of the authors' release under `release_dir`; one clear line if it is not there."""
     path = Path(to_absolute_path(cfg.release_dir)).joinpath(*parts)
     if not path.exists():
-        raise SystemExit(f"release_dir={cfg.release_dir!r}: {path} not found; point release_dir at the "
-                         "authors' converted release (see shared/data/falcon-release/README.md)")
+        raise ConfigError(f"release_dir={cfg.release_dir!r}: {path} not found; point release_dir at the "
+                          "authors' converted release (see shared/data/falcon-release/README.md)")
     return path
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="sim/calibrate")
 def main(cfg: DictConfig) -> None:
+    with one_line_errors("calibrate", (SimError,)):
+        calibrate_mode(cfg)
+
+
+def calibrate_mode(cfg: DictConfig) -> None:
+    """Run the calibration `cfg.mode` names and print what it found."""
     if cfg.mode == "ops":
         out = Path(to_absolute_path(cfg.out)) if cfg.out else PARAMS_FILE
         report = calibrate(release_file(cfg, OPERATOR_TIMES), out)
@@ -145,7 +152,7 @@ def main(cfg: DictConfig) -> None:
         from harness.sim.v2_fits import fit_cpu_serving
         print(json.dumps(fit_cpu_serving(cfg.sim, Path(to_absolute_path(cfg.cpu_traces))), indent=1))
     else:
-        raise SystemExit(f"mode={cfg.mode!r} is not a calibration; allowed: ops, executor, gpus, cpu")
+        raise ConfigError(f"mode={cfg.mode!r} is not a calibration; allowed: ops, executor, gpus, cpu")
 
 
 if __name__ == "__main__":

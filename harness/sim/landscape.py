@@ -14,6 +14,7 @@ from hydra.utils import to_absolute_path
 from omegaconf import DictConfig
 from scipy.stats import spearmanr
 
+from harness.config import one_line_errors
 from harness.paths import CONF_DIR
 from harness.traces import TraceSet
 
@@ -69,12 +70,14 @@ def op_share_comparison(simulated: TraceSet, reference: TraceSet) -> pd.DataFram
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="sim/landscape")
 def main(cfg: DictConfig) -> None:
-    sets = [TraceSet(to_absolute_path(p)) for p in cfg.sets]
-    for traces in sets:
-        print(json.dumps(summary(traces), indent=1))
-    if cfg.shares:
-        table = op_share_comparison(sets[0], TraceSet(to_absolute_path(cfg.shares)))
-        print(table[(table["reference"] > 0.01) | (table["simulated"] > 0.01)].to_string(index=False))
+    with one_line_errors("landscape"):
+        sets = [TraceSet(to_absolute_path(p)) for p in cfg.sets]
+        shares = TraceSet(to_absolute_path(cfg.shares)) if cfg.shares else None
+        for traces in sets:
+            print(json.dumps(summary(traces), indent=1))
+        if shares is not None:
+            table = op_share_comparison(sets[0], shares)
+            print(table[(table["reference"] > 0.01) | (table["simulated"] > 0.01)].to_string(index=False))
 
 
 if __name__ == "__main__":

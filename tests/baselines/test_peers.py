@@ -14,8 +14,8 @@ from harness.job import replay_search
 from harness.space import Knob, SearchSpace
 from harness.traces import write_trace_set
 
-pytest.importorskip("smac", reason="needs the peers extra (pip install -e '.[peers]')")
-pytest.importorskip("syne_tune", reason="needs the peers extra (pip install -e '.[peers]')")
+pytest.importorskip("smac", reason="needs the peers extra (pip install 'falcon-bench[peers]')")
+pytest.importorskip("syne_tune", reason="needs the peers extra (pip install 'falcon-bench[peers]')")
 
 from baselines.peer_adapter import PeerAdapter, PeerExhausted  # noqa: E402
 from baselines.smac_hpo import SMACHPO  # noqa: E402

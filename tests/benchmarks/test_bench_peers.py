@@ -4,9 +4,9 @@ scripts/test tests/benchmarks/test_bench_peers.py tests/benchmarks/test_bench_fa
 
 import pytest
 
-pytest.importorskip("smac", reason="needs the peers extra (pip install -e '.[peers]')")
-pytest.importorskip("syne_tune", reason="needs the peers extra (pip install -e '.[peers]')")
-pytest.importorskip("botorch", reason="needs the peers extra (pip install -e '.[peers]')")
+pytest.importorskip("smac", reason="needs the peers extra (pip install 'falcon-bench[peers]')")
+pytest.importorskip("syne_tune", reason="needs the peers extra (pip install 'falcon-bench[peers]')")
+pytest.importorskip("botorch", reason="needs the peers extra (pip install 'falcon-bench[peers]')")
 
 from baselines.botorch_mtgp import BoTorchMTGP  # noqa: E402
 from baselines.smac_hpo import SMACHPO  # noqa: E402

@@ -27,7 +27,7 @@ def run(tmp_path, fake_driver: bool, **env) -> subprocess.CompletedProcess:
 
 def test_without_a_driver_it_stops_in_one_line(tmp_path):
     done = run(tmp_path, fake_driver=False)
-    assert done.returncode == 2 and done.stderr.strip() == \
+    assert done.returncode == 1 and done.stderr.strip() == \
         "collect_gpu: no NVIDIA driver on this machine (nvidia-smi not found)"
 
 
@@ -38,5 +38,5 @@ def test_its_plan_and_its_collector_command(tmp_path):
     assert "plan: 2 models x space 'gpu_quick' (12 configurations each)" in done.stdout
     assert "2 x 1.5 s windows after 1 s warm-up" in done.stdout
     done = run(tmp_path, fake_driver=True, PLAN_ONLY="")
-    assert done.returncode == 2 and "error: backend=cuda: no CUDA GPU is visible" in done.stderr
+    assert done.returncode == 1 and "collect: backend=cuda: no CUDA GPU is visible" in done.stderr
     assert not (tmp_path / "set").exists()

@@ -180,7 +180,7 @@ def test_merge_on_the_command_line_refuses_in_one_line(tmp_path, tiny_models, fa
     run = subprocess.run([sys.executable, "-m", "harness.collect", "action=merge",
                           f"merge.shards=[{collect_shard(tmp_path, 'M60')}]", f"space={space}",
                           f"out={tmp_path / 'merged'}"], cwd=REPO, capture_output=True, text=True, timeout=120)
-    assert run.returncode == 2 and len(run.stderr.strip().splitlines()) == 1
+    assert run.returncode == 1 and len(run.stderr.strip().splitlines()) == 1
     assert "no shard for gpu_type=T4 (2 configurations)" in run.stderr and not (tmp_path / "merged").exists()
 
 
@@ -250,7 +250,7 @@ def test_plan_on_the_command_line_and_its_one_line_refusals(tmp_path):
     for bad, message in (("action=plot", "action='plot' is not known"), ("plan.models=0", "plan.models=0")):
         run = subprocess.run([sys.executable, "-m", "harness.collect", "action=plan", "plan.startup_s=1", bad],
                              cwd=REPO, capture_output=True, text=True, timeout=120)
-        assert run.returncode == 2 and message in run.stderr and len(run.stderr.strip().splitlines()) == 1
+        assert run.returncode == 1 and message in run.stderr and len(run.stderr.strip().splitlines()) == 1
 
 
 # -- dispatch through Hydra launchers -------------------------------------------------------------------------

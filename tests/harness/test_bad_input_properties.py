@@ -151,3 +151,106 @@ def test_the_issues_examples_are_refused():
     table["feasible"] = "no"
     with pytest.raises(TraceError, match="column 'feasible' holds 'no'"):
         Trace("m", SPACE, table)
+
+
+# -- the apps' inputs: import-table files, export folders, report job files, collector settings ---------------
+NAMES = st.text(st.characters(blacklist_characters="/\x00", blacklist_categories=("Cs",)), min_size=1, max_size=8)
+
+
+@settings(max_examples=40, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                                   HealthCheck.function_scoped_fixture])
+@given(malformed_tables(), st.sampled_from(["csv", "parquet", "bytes"]), st.binary(max_size=64))
+def test_import_table_refuses_malformed_files_one_line_per_problem(tmp_path, table, kind, junk):
+    from harness.import_table import TableError, import_table
+
+    src = tmp_path / f"t.{'parquet' if kind == 'parquet' else 'csv'}"
+    if kind == "bytes":
+        src.write_bytes(junk)
+    elif kind == "csv":
+        table.to_csv(src, index=False)
+    else:
+        try:
+            table.to_parquet(src)
+        except Exception:  # noqa: BLE001  (pyarrow cannot store this junk: nothing to import)
+            return
+    out = tmp_path / "set"
+    try:
+        import_table(src, SPACE, "m", out)
+    except TableError as e:
+        assert e.problems and all(p and "\n" not in p for p in e.problems), e.problems
+        assert not out.exists()
+    else:
+        TraceSet(out).load("m")
+        import shutil
+        shutil.rmtree(out)
+
+
+@settings(max_examples=40, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(st.just("csv"), st.just("syne_tune"), JUNK, st.text(max_size=6)), NAMES)
+def test_export_refuses_a_bad_format_or_folder_with_one_line(trace_set, tmp_path_factory, fmt, name):
+    from harness.export import ExportError, export
+
+    base = tmp_path_factory.mktemp("export")
+    (base / "afile").write_bytes(b"mine")
+    for out in (base / name, base / "afile" / name):
+        try:
+            export(TraceSet(trace_set), fmt, out)
+        except ExportError as e:
+            assert str(e) and "\n" not in str(e)
+        else:
+            assert fmt in ("csv", "syne_tune") and out.is_dir()
+    assert (base / "afile").read_bytes() == b"mine"
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory) -> Path:
+    from harness.paths import TRACES_DIR
+    from harness.run import compose_run, run_job
+
+    folder = tmp_path_factory.mktemp("results")
+    run_job(compose_run([f"traces.path={TRACES_DIR / 'sim-v1'}", f"results_dir={folder}", "verbose=false",
+                         "target=gru", "trials=3", "method=random"]))
+    return folder
+
+
+@settings(max_examples=30, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(JSON, st.dictionaries(st.sampled_from(["trace_set", "trace_set_digest", "trace_path", "method",
+                                                         "method_config", "target", "seed", "n_trials"]), JSON)),
+       st.booleans())
+def test_report_refuses_malformed_job_files_with_one_line(results, tmp_path_factory, job, keep_the_rest):
+    from harness.config import ConfigError
+    from harness.report import report
+    from harness.results import ResultsError
+
+    job_file = next(results.rglob("job.json"))
+    good = job_file.read_text()
+    if keep_the_rest and isinstance(job, dict):
+        job = {**json.loads(good), **job}
+    job_file.write_text(json.dumps(job))
+    try:
+        report(results, tmp_path_factory.mktemp("report") / "out")
+    except (ResultsError, ConfigError, TraceError) as e:
+        assert str(e) and "\n" not in str(e), str(e)
+    finally:
+        job_file.write_text(good)
+
+
+SETTING_KEYS = ["reps", "warmup_s", "measure_s", "min_batches", "profile_batches", "seed", "timeout_s",
+                "omp_wait_policy", "other"]
+
+
+@FAST
+@given(st.one_of(JUNK, st.dictionaries(st.sampled_from(SETTING_KEYS), st.one_of(JUNK, st.text(max_size=8)),
+                                       max_size=4)))
+def test_collector_settings_are_refused_with_one_line_or_sound(values):
+    from harness.collect.collector import Settings
+    from harness.config import ConfigError
+
+    try:
+        s = Settings.from_mapping(values)
+    except ConfigError as e:
+        assert str(e) and "\n" not in str(e)
+        return
+    assert s.reps >= 1 and s.min_batches >= 1 and s.profile_batches >= 0 and s.seed >= 0
+    assert math.isfinite(s.warmup_s) and s.warmup_s >= 0 and math.isfinite(s.measure_s) and s.measure_s > 0
+    assert math.isfinite(s.timeout_s) and s.timeout_s > 0 and s.omp_wait_policy in ("PASSIVE", "ACTIVE")

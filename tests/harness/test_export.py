@@ -41,7 +41,7 @@ def test_csv_holds_every_value_exactly_and_a_data_card(tmp_path, trace_set):
 
 
 def test_syne_tune_format_loads_with_syne_tunes_reader(tmp_path, trace_set):
-    pytest.importorskip("syne_tune", reason="needs the peers extra (pip install -e '.[peers]')")
+    pytest.importorskip("syne_tune", reason="needs the peers extra (pip install 'falcon-bench[peers]')")
     from syne_tune.blackbox_repository.blackbox_tabular import deserialize
 
     out = export(trace_set, "syne_tune", tmp_path / "st")

@@ -38,8 +38,10 @@ def test_every_command_forwards_to_its_hydra_app(command, monkeypatch, capsys):
 def test_unknown_or_missing_command_gets_one_line_or_the_usage(capsys):
     with pytest.raises(SystemExit) as e:
         cli.main(["nosuch"])
-    assert e.value.code == 2
-    assert capsys.readouterr().err == "error: unknown command 'nosuch'; commands: " + ", ".join(cli.COMMANDS) + "\n"
-    with pytest.raises(SystemExit):
+    assert e.value.code == 1  # the one exit code of a user error, in every app
+    assert capsys.readouterr().err == ("falcon-bench: unknown command 'nosuch'; commands: " + ", ".join(cli.COMMANDS)
+                                       + "\n")
+    with pytest.raises(SystemExit) as e:
         cli.main([])
+    assert e.value.code == 1
     assert "usage: falcon-bench COMMAND" in capsys.readouterr().out

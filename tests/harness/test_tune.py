@@ -247,7 +247,7 @@ def test_a_journal_the_searcher_does_not_reproduce_is_refused(tmp_path, tiny_mod
     (["trials=0"], ConfigError, "trials=0: must be a whole number >= 1"),
     (["trials=5"], ConfigError, "trials=5: must be at most 4, the number of configurations of space 'tiny'"),
     (["seed=-1"], ConfigError, "seed=-1: must be a whole number >= 0"),
-    (["settings.reps=abc"], ConfigError, "settings.reps='abc': must be int"),
+    (["settings.reps=abc"], ConfigError, "settings.reps='abc': must be a whole number >= 1"),
     (["settings.measure_s=[1]"], ConfigError, "settings.measure_s=\\[1\\]: must be a number"),
     (["constraints.min_rps=-1"], ConstraintError, r"constraints.min_rps=-1(\.0)? is not allowed"),
     (["+constraints.p50=3"], ConstraintError, r"constraints.p50 is not a constraint"),

@@ -53,6 +53,11 @@ def test_wheel_installed_in_a_fresh_venv_runs_from_another_folder(tmp_path):
         out = predict('vgg16', {'cpu_cores': 2, 'gpu_type': 'T4', 'gpu_mem_gb': 1.6, 'batch_size': 32,
                                 'gpu_power_pct': 100})
         print(json.dumps({'package': harness.__file__, 'conf': str(paths.CONF_DIR), 'rps': out['rps'],
-                          'space': len(load_space('paper'))}))""", cwd=elsewhere))
+                          'space': len(load_space('paper')),
+                          'examples': sorted(p.relative_to(paths.DATA_ROOT / 'examples').as_posix()
+                                             for p in (paths.DATA_ROOT / 'examples').rglob('*.*')
+                                             if '__pycache__' not in p.parts)}))""",
+                      cwd=elsewhere))
     assert Path(found["package"]).is_relative_to(purelib) and Path(found["conf"]).is_relative_to(purelib)
     assert found["rps"] > 0 and found["space"] == 1440
+    assert found["examples"] == ["conf/method/greedy_neighbour.yaml", "greedy_neighbour.py"]  # docs/extending.md

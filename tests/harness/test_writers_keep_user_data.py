@@ -53,8 +53,9 @@ def test_import_release_refuses_a_users_clone(tmp_path, users_clone, monkeypatch
     src = fake_release(tmp_path / "release", load_space("paper"))
     before = snapshot(users_clone)
     code, err = run_entry("harness.import_release", [f"src={src}", f"out={users_clone}"], monkeypatch, capsys)
-    assert code == 2 and err.count("\n") == 1
-    assert err.startswith(f"error: refusing to replace {users_clone}: it is not empty and holds no MANIFEST.json")
+    assert code == 1 and err.count("\n") == 1
+    assert err.startswith(f"import_release: refusing to replace {users_clone}: it is not empty and holds no "
+                          "MANIFEST.json")
     assert snapshot(users_clone) == before
 
 
@@ -67,7 +68,7 @@ def test_import_release_writes_a_new_folder_and_takes_the_space_as_a_group_choic
     assert TraceSet(tmp_path / "set").models == ["aa", "bb"]
     code, err = run_entry("harness.import_release", [f"src={src}", f"out={tmp_path / 'other'}", "space=cpu_local"],
                           monkeypatch, capsys)
-    assert code == 2 and err.startswith("error: ") and err.count("\n") == 1 and "knob" in err
+    assert code == 1 and err.startswith("import_release: ") and err.count("\n") == 1 and "knob" in err
     assert not (tmp_path / "other").exists()
 
 
@@ -82,11 +83,11 @@ def test_collect_refuses_a_users_clone_before_measuring(users_clone, monkeypatch
     before = snapshot(users_clone)
     code, err = run_entry("harness.collect.__main__", ["backend=cpu", "model=resnet-18", f"out={users_clone}"],
                           monkeypatch, capsys)
-    assert code == 2 and err.startswith(f"error: refusing to replace {users_clone}") and err.count("\n") == 1
+    assert code == 1 and err.startswith(f"collect: refusing to replace {users_clone}") and err.count("\n") == 1
     assert snapshot(users_clone) == before
     assert not users_clone.with_name("work.collect").exists()  # no journal or lock made either
 
 
 def test_collect_without_out_is_one_line(monkeypatch, capsys):
     code, err = run_entry("harness.collect.__main__", ["backend=cpu", "model=resnet-18"], monkeypatch, capsys)
-    assert code == 2 and err == "error: out= is required (see conf/collect/collect.yaml)\n"
+    assert code == 1 and err == "collect: out= is required (python -m harness.collect --help lists every key)\n"
