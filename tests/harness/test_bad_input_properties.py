@@ -205,11 +205,11 @@ def test_export_refuses_a_bad_format_or_folder_with_one_line(trace_set, tmp_path
 @pytest.fixture(scope="module")
 def results(tmp_path_factory) -> Path:
     from harness.paths import TRACES_DIR
-    from harness.run import compose_run, run_job
+    from harness.job import check_job, compose_run, run_job
 
     folder = tmp_path_factory.mktemp("results")
-    run_job(compose_run([f"traces.path={TRACES_DIR / 'sim-v1'}", f"results_dir={folder}", "verbose=false",
-                         "target=gru", "trials=3", "method=random"]))
+    run_job(check_job(compose_run([f"traces.path={TRACES_DIR / 'sim-v1'}", f"results_dir={folder}", "verbose=false",
+                         "target=gru", "trials=3", "method=random"])))
     return folder
 
 

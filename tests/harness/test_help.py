@@ -8,7 +8,7 @@ import sys
 import pytest
 import yaml
 
-APPS = ["harness.run", "harness.sweep", "harness.report", "harness.tune", "harness.tune_methods", "harness.worlds",
+APPS = ["harness.run", "harness.sweep", "harness.report", "harness.tune", "harness.hpo", "harness.worlds",
         "harness.export", "harness.import_release", "harness.import_table", "harness.ops.make_inventories",
         "harness.sim", "harness.sim.calibrate", "harness.sim.landscape", "harness.collect", "harness.ops.profile"]
 

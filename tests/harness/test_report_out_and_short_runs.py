@@ -15,7 +15,7 @@ from harness.config import ConfigError
 from harness.paths import TRACES_DIR
 from harness.report import check_out, report
 from harness.results import ResultsError
-from harness.run import compose_run, run_job
+from harness.job import check_job, compose_run, run_job
 from harness.traces import TraceSet
 
 SIM = TRACES_DIR / "sim-v1"
@@ -23,8 +23,8 @@ SIM = TRACES_DIR / "sim-v1"
 
 def run(results, **keys):
     keys = {"target": "gru", "trials": 10, "method": "random", **keys}
-    return run_job(compose_run([f"traces.path={SIM}", f"results_dir={results}", "verbose=false",
-                                *(f"{k}={v}" for k, v in keys.items())]))
+    return run_job(check_job(compose_run([f"traces.path={SIM}", f"results_dir={results}", "verbose=false",
+                                *(f"{k}={v}" for k, v in keys.items())])))
 
 
 @pytest.fixture(scope="module")
