@@ -35,9 +35,11 @@ from scipy.special import ndtr
 from harness.constraints import LIMITS, Constraints
 from harness.traces import Trace
 
+SLO_MODES = ("ignore", "feasibility")  # a searcher's `slo` switch: judge misses only, or use this model
 # fields whose target values are predicted (log scale) from the sources' shapes; price is exact
 MODELLED_FIELDS = ("latency_p99_ms", "rps")
 MIN_SPREAD = 0.02  # log units: no two models' shapes are taken to agree better than 2 %
+LIKELY_LEVEL = 0.5  # later proposals are chosen among configurations at least this likely to meet the SLO
 FIRST_LEVEL = 0.8  # a first trial is chosen among configurations predicted feasible with at least this probability
 
 
@@ -224,6 +226,13 @@ class FeasibilityModel:
         within = untried[self.allowed()[untried]]
         return within if within.size else untried
 
+    def likely(self, untried: np.ndarray, level: float = LIKELY_LEVEL) -> np.ndarray:
+        """The untried configurations within the price limit predicted to meet the SLO with probability >= `level`
+        (where none is, those at least half as likely as the likeliest)."""
+        within = self.candidates(untried)
+        p = self.probability()[within]
+        return within[p >= min(level, 0.5 * p.max())]
+
     def probability(self) -> np.ndarray:
         """P(all limits met) per configuration: 0 over the price limit, the product of the modelled fields'."""
         p = self.allowed().astype(float)
@@ -231,6 +240,15 @@ class FeasibilityModel:
             below = model.probability_below(log_limit)
             p = p * (below if kind == "max" else 1.0 - below)
         return p
+
+
+def proposable(model: FeasibilityModel | None, untried: np.ndarray, first: bool) -> np.ndarray:
+    """The untried configurations a searcher may propose: all of them without a feasibility model; with one, those
+    within the price limit predicted to meet the SLO with probability >= FIRST_LEVEL for a first trial and
+    >= LIKELY_LEVEL after (`FeasibilityModel.likely`: where none is, the likeliest)."""
+    if model is None:
+        return np.asarray(untried)
+    return model.likely(untried, FIRST_LEVEL if first else LIKELY_LEVEL)
 
 
 def constrained_ei(ei: np.ndarray, p_feasible: np.ndarray) -> np.ndarray:
