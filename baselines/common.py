@@ -18,7 +18,7 @@ from sklearn.gaussian_process.kernels import Kernel
 from harness.surrogate import fit_gp as shared_fit_gp
 from harness.surrogate import matern_kernel, single_threaded
 from harness.constraints import Constraints
-from harness.feasibility import SLO_MODES, FeasibilityModel, SourceMeasurements, proposable
+from harness.feasibility import SLO_MODES, FeasibilityModel, SourceMeasurements, expected_best, proposable
 from harness.search import Knowledge, OneOf, Searcher, StatefulSearcher
 from harness.space import SearchSpace
 from harness.traces import Trace
@@ -113,6 +113,12 @@ class SourceMatrixSearcher(StatefulSearcher):
     def p_feasible(self) -> np.ndarray | None:
         """Each configuration's probability of meeting the SLO (None without a feasibility model)."""
         return None if self.feasibility_ is None else self.feasibility_.probability()
+
+    def recommend(self):
+        """Under a feasibility model, the trial of highest objective x P(meets the SLO) (`expected_best`)."""
+        if self.feasibility_ is not None and self.history_:
+            return self.history_[expected_best(self.history_, self.feasibility_.probability())].config
+        return super().recommend()
 
     def tell(self, obs) -> None:
         super().tell(obs)

@@ -10,7 +10,7 @@ constraints (or with `slo="ignore"`) the draws are those of plain random search.
 from __future__ import annotations
 
 from harness.constraints import Constraints
-from harness.feasibility import SLO_MODES, FeasibilityModel, SourceMeasurements, proposable
+from harness.feasibility import SLO_MODES, FeasibilityModel, SourceMeasurements, expected_best, proposable
 from harness.search import Knowledge, OneOf, StatefulSearcher
 from harness.space import Config
 
@@ -48,6 +48,12 @@ class RandomSearch(StatefulSearcher):
     def ask(self) -> Config:
         return self.space_.config(int(self.rng_.choice(proposable(self.feasibility_, self.untried(),
                                                                   first=not self.history_))))
+
+    def recommend(self) -> Config:
+        """Under a feasibility model, the trial of highest objective x P(meets the SLO) (`expected_best`)."""
+        if self.feasibility_ is not None and self.history_:
+            return self.history_[expected_best(self.history_, self.feasibility_.probability())].config
+        return super().recommend()
 
     def tell(self, obs) -> None:
         super().tell(obs)

@@ -98,7 +98,7 @@ class Vesta(SourceMatrixSearcher):
         if self.feasibility_ is not None:
             inside = np.zeros(len(scores), dtype=bool)
             inside[cand] = True
-            scores = np.where(inside, scores * self.p_feasible(), -np.inf)
+            scores = np.where(inside & (self.labels_ == best_label), predicted * self.p_feasible(), -np.inf)
         return self.space_.config(best_untried(scores, self.tried_))
 
     def _target_factor(self, predicted: np.ndarray) -> np.ndarray:

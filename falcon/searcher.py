@@ -55,7 +55,8 @@ from falcon.mcts_bo import RegionScorer, calibrate, posterior, propose, select_l
 from falcon.pruning import prune_knobs
 from falcon.trees import RegionNode, RegionTree
 from harness.constraints import Constraints
-from harness.feasibility import FIRST_LEVEL, SLO_MODES, FeasibilityModel, SourceMeasurements, first_feasible
+from harness.feasibility import (FIRST_LEVEL, SLO_MODES, FeasibilityModel, SourceMeasurements, expected_best,
+                                 first_feasible, proposable)
 from harness.ops.kops import kop_weights
 from harness.search import Interval, Knowledge, Observation, OneOf, StatefulSearcher
 from harness.space import Config, SearchSpace
@@ -229,7 +230,7 @@ class FalconSearcher(StatefulSearcher):
         if self.feasibility_ is not None:
             p_feasible = self.feasibility_.probability()
             untried = np.flatnonzero(open_mask)
-            open_mask[np.setdiff1d(untried, self.feasibility_.likely(untried))] = False
+            open_mask[np.setdiff1d(untried, proposable(self.feasibility_, untried, first=False))] = False
             # the objective model learns from the trials that met the SLO (a miss's 0 says nothing about its
             # objective; what it says about the limits, the feasibility model learned)
             met = np.array([o.slo_met for o in self.history_])
@@ -341,4 +342,6 @@ class FalconSearcher(StatefulSearcher):
     def recommend(self) -> Config:
         if self.stopped_at_ is not None:
             return self.space_.config(self.stopped_at_)
+        if self.feasibility_ is not None and self.history_:
+            return self.history_[expected_best(self.history_, self.feasibility_.probability())].config
         return super().recommend()

@@ -38,6 +38,7 @@ from harness.traces import Trace
 SLO_MODES = ("ignore", "feasibility")  # a searcher's `slo` switch: judge misses only, or use this model
 # fields whose target values are predicted (log scale) from the sources' shapes; price is exact
 MODELLED_FIELDS = ("latency_p99_ms", "rps")
+LENGTH_SCALE = 0.3  # of the residual process over the features (ordered knobs in [0, 1], categorical one-hot)
 MIN_SPREAD = 0.02  # log units: no two models' shapes are taken to agree better than 2 %
 LIKELY_LEVEL = 0.5  # later proposals are chosen among configurations at least this likely to meet the SLO
 FIRST_LEVEL = 0.8  # a first trial is chosen among configurations predicted feasible with at least this probability
@@ -47,11 +48,13 @@ FIRST_LEVEL = 0.8  # a first trial is chosen among configurations predicted feas
 class SourceMeasurements:
     """The sources' measured values per configuration: `log_values[field]` (n_sources, n_configs) log of the mean
     over repetitions (NaN where the source failed), `noise[field]` the median standard deviation of one
-    repetition's log value around that mean, `price` (n_configs,) $/h (None where no source has prices)."""
+    repetition's log value around that mean, `price` (n_configs,) $/h (None where no source has prices), `features`
+    the space's configurations as surrogate inputs (`SearchSpace.features`)."""
 
     log_values: Mapping[str, np.ndarray]
     noise: Mapping[str, float]
     price: np.ndarray | None
+    features: np.ndarray
 
     @classmethod
     def from_traces(cls, sources: Sequence[Trace]) -> "SourceMeasurements":
@@ -66,16 +69,16 @@ class SourceMeasurements:
         price = None
         if prices and np.isfinite(np.vstack(prices)).any(axis=0).all():
             price = np.exp(np.nanmedian(np.vstack(prices), axis=0))
-        return cls(log_values, noise, price)
+        return cls(log_values, noise, price, sources[0].space.features())
 
     def to_dict(self) -> dict:
         return {"log_values": {f: _jsonable(v) for f, v in self.log_values.items()}, "noise": dict(self.noise),
-                "price": None if self.price is None else _jsonable(self.price)}
+                "price": None if self.price is None else _jsonable(self.price), "features": self.features.tolist()}
 
     @classmethod
     def from_dict(cls, state: Mapping) -> "SourceMeasurements":
         return cls({f: _array(v) for f, v in state["log_values"].items()}, dict(state["noise"]),
-                   None if state["price"] is None else _array(state["price"]))
+                   None if state["price"] is None else _array(state["price"]), _array(state["features"]))
 
 
 def _log_table(trace: Trace, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -102,59 +105,83 @@ def _array(values: list) -> np.ndarray:
 
 class _FieldModel:
     """The target's log values of one field: scale-free before any measurement, then a weighted mixture of the
-    sources shifted to the target's measurements."""
+    sources shifted to the target's measurements, each corrected by a Gaussian process on its residuals."""
 
-    def __init__(self, log_values: np.ndarray, noise: float):
+    def __init__(self, log_values: np.ndarray, noise: float, features: np.ndarray):
         self.sources = _imputed(log_values)
         self.prior = np.ones(len(self.sources))
         self.noise = noise
+        self.features = features
         n = len(self.sources)
         ranks = np.argsort(np.argsort(self.sources, axis=1, kind="stable"), axis=1, kind="stable")
         self.percentile = ((ranks + 0.5) / self.sources.shape[1]).mean(axis=0)
         self.sigma = max(_leave_one_out_spread(self.sources), MIN_SPREAD) if n > 1 else 0.5
         self.indices: list[int] = []
         self.values: list[float] = []
+        self._cache: tuple[int, tuple] | None = None
 
     def add_shape(self, log_values: np.ndarray, prior_weight: float) -> None:
         """One more candidate shape of the target (e.g. a prediction from its operator profile) for the mixture."""
         self.sources = np.vstack([self.sources, _imputed(np.asarray(log_values, dtype=float)[None, :])])
         self.prior = np.append(self.prior, prior_weight)
+        self._cache = None
 
     def weigh(self, prior: np.ndarray) -> None:
         """Prior weights of the shapes (default: equal), e.g. from how alike the sources' profiles are to the target's."""
         self.prior = np.asarray(prior, dtype=float)
-
-    def _mixture(self) -> tuple[np.ndarray, np.ndarray]:
-        """(weights, offsets) of the shifted shapes given the target's measurements so far."""
-        residuals = np.asarray(self.values)[None, :] - self.sources[:, self.indices]
-        offsets = residuals.mean(axis=1)
-        misfit = ((residuals - offsets[:, None]) ** 2).sum(axis=1)
-        log_w = -0.5 * misfit / (self.sigma ** 2 + self.noise ** 2)
-        w = self.prior * np.exp(log_w - log_w.max())
-        return w / w.sum(), offsets
+        self._cache = None
 
     def observe(self, index: int, value: float) -> None:
         if value > 0 and math.isfinite(value):
             self.indices.append(index)
             self.values.append(math.log(value))
 
+    def _posterior(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(weights (n_shapes,), means (n_shapes, n_configs), variance (n_configs,)) given the measurements so far.
+
+        Per shape s: log value = shape_s + offset_s + g_s, g_s a Gaussian process (squared-exponential kernel of
+        variance sigma^2 and length scale LENGTH_SCALE over the space's features) plus repetition noise; offset_s
+        is the mean residual. Weights: prior x the likelihood of the residuals under that process."""
+        n = len(self.indices)
+        if self._cache is not None and self._cache[0] == n:
+            return self._cache[1]
+        x = self.features[self.indices]
+        residuals = np.asarray(self.values)[None, :] - self.sources[:, self.indices]
+        offsets = residuals.mean(axis=1)
+        centred = residuals - offsets[:, None]
+        s2, e2 = self.sigma ** 2, self.noise ** 2 + 1e-6
+        k = s2 * _rbf(x, x) + e2 * np.eye(n)
+        chol = np.linalg.cholesky(k)
+        alpha = np.linalg.solve(chol.T, np.linalg.solve(chol, centred.T))  # (n, n_shapes)
+        log_w = -0.5 * (centred * alpha.T).sum(axis=1)
+        w = self.prior * np.exp(log_w - log_w.max())
+        k_star = s2 * _rbf(self.features, x)  # (n_configs, n)
+        means = self.sources + offsets[:, None] + (k_star @ alpha).T
+        v = np.linalg.solve(chol, k_star.T)
+        variance = np.maximum(s2 - (v * v).sum(axis=0), 0.0) + s2 / n + self.noise ** 2
+        result = (w / w.sum(), means, variance)
+        self._cache = (n, result)
+        return result
+
     def probability_below(self, log_limit: float) -> np.ndarray:
         """P(target's value <= limit) at every configuration."""
         if not self.indices:
             return 1.0 - self.percentile  # the sources' mean percentile (a scale-free prior)
-        n = len(self.indices)
-        w, offsets = self._mixture()
-        sd = math.sqrt(self.sigma ** 2 * (1 + 1 / n) + self.noise ** 2)
-        z = (log_limit - (self.sources + offsets[:, None])) / sd
-        return w @ ndtr(z)
+        w, means, variance = self._posterior()
+        return w @ ndtr((log_limit - means) / np.sqrt(variance))
 
     def median(self) -> np.ndarray:
-        """The predicted log value at every configuration (the weighted mean of the shifted sources); before any
+        """The predicted log value at every configuration (the weighted mean of the corrected shapes); before any
         measurement the sources' mean shape at the sources' mean scale."""
         if not self.indices:
             return self.prior @ self.sources / self.prior.sum()
-        w, offsets = self._mixture()
-        return w @ (self.sources + offsets[:, None])
+        w, means, _ = self._posterior()
+        return w @ means
+
+
+def _rbf(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    d2 = (a * a).sum(axis=1)[:, None] + (b * b).sum(axis=1)[None, :] - 2 * a @ b.T
+    return np.exp(-0.5 * np.maximum(d2, 0.0) / LENGTH_SCALE ** 2)
 
 
 def _imputed(log_values: np.ndarray) -> np.ndarray:
@@ -194,7 +221,8 @@ class FeasibilityModel:
         for key, limit in constraints.active.items():
             name, kind, _ = LIMITS[key]
             if name in measurements.log_values:
-                self.fields[name] = (_FieldModel(measurements.log_values[name], measurements.noise[name]),
+                self.fields[name] = (_FieldModel(measurements.log_values[name], measurements.noise[name],
+                                                 measurements.features),
                                      math.log(limit), kind)
 
     def observe(self, index: int, metrics: Mapping[str, float]) -> None:
@@ -226,12 +254,12 @@ class FeasibilityModel:
         within = untried[self.allowed()[untried]]
         return within if within.size else untried
 
-    def likely(self, untried: np.ndarray, level: float = LIKELY_LEVEL) -> np.ndarray:
+    def likely(self, untried: np.ndarray, level: float) -> np.ndarray:
         """The untried configurations within the price limit predicted to meet the SLO with probability >= `level`
-        (where none is, those at least half as likely as the likeliest)."""
+        (where none is, those at least `level` times as likely as the likeliest)."""
         within = self.candidates(untried)
         p = self.probability()[within]
-        return within[p >= min(level, 0.5 * p.max())]
+        return within[p >= (level if (p >= level).any() else level * p.max())]
 
     def probability(self) -> np.ndarray:
         """P(all limits met) per configuration: 0 over the price limit, the product of the modelled fields'."""
@@ -249,6 +277,14 @@ def proposable(model: FeasibilityModel | None, untried: np.ndarray, first: bool)
     if model is None:
         return np.asarray(untried)
     return model.likely(untried, FIRST_LEVEL if first else LIKELY_LEVEL)
+
+
+def expected_best(history: Sequence, p_feasible: np.ndarray) -> int:
+    """The position in `history` (observations) of the trial to recommend under an SLO: the highest objective times
+    the probability that its configuration meets the SLO (a trial that met it in one repetition may still miss on
+    average; the objective of a miss is 0); ties: the earliest."""
+    value = [o.objective * float(p_feasible[o.index]) for o in history]
+    return max(range(len(history)), key=lambda i: (value[i], -i))
 
 
 def constrained_ei(ei: np.ndarray, p_feasible: np.ndarray) -> np.ndarray:

@@ -3,6 +3,7 @@
 import pytest
 from omegaconf import OmegaConf
 
+from harness.constraints import Constraints
 from harness.oracle import Oracle
 from harness.space import CONF_DIR
 
@@ -16,12 +17,13 @@ def release_sources(release_set):
 
 @pytest.fixture
 def bench_ask(benchmark):
-    """Benchmark one `ask` after `told` trials of a search on `trace` (by default the middle of 30 trials)."""
+    """Benchmark one `ask` after `told` trials of a search on `trace` (by default the middle of 30 trials), under
+    `constraints` (the SLO handed to `start`) where given."""
 
-    def run(searcher, trace, told=15):
+    def run(searcher, trace, told=15, constraints=Constraints()):
         def setup():
-            searcher.start(trace.space, 0, 2 * told)
-            oracle = Oracle(trace, 0)
+            searcher.start(trace.space, 0, 2 * told, constraints)
+            oracle = Oracle(trace, 0, constraints=constraints)
             for _ in range(told):
                 searcher.tell(oracle.trial(searcher.ask()))
             return (), {}

@@ -1,17 +1,20 @@
-"""The shared feasibility model (issue 21, item 2): a target whose latency is an exact multiple of a source's,
-calibration on held-out sources, and the price limit known before any trial."""
+"""The shared feasibility model (issue 21, items 2-3): a target whose latency is an exact multiple of a source's,
+calibration on held-out sources, the price limit known before any trial, and the searchers' `slo` switch."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
+from hydra.utils import instantiate
 
 from harness.constraints import Constraints
 from harness.feasibility import (FeasibilityModel, SourceMeasurements, constrained_ei, feasible_first,
                                  first_feasible)
-from harness.oracle import Scorer, mean_metrics, percentile_limit
+from harness.oracle import Oracle, Scorer, mean_metrics, percentile_limit
 from harness.paths import TRACES_DIR
+from harness.run import compose_run
+from harness.search import Knowledge
 from harness.space import Knob, SearchSpace
 from harness.traces import Trace, TraceSet
 
@@ -145,3 +148,56 @@ def test_feasibility_probabilities_are_calibrated_on_held_out_sources(measured):
             assert abs(p[inside].mean() - y[inside].mean()) <= TOLERANCE, (b, p[inside].mean(), y[inside].mean())
     assert checked >= 4
     assert np.mean((p - y) ** 2) < 0.5 * y.mean() * (1 - y.mean())  # far better than knowing the base rate only
+
+
+# -- the searchers' `slo` switch (issue 21, item 3) --------------------------------------------------------------
+SWITCHED = ("falcon", "falcon_plus", "heterbo", "vesta", "morphling", "source_best", "random")
+
+
+def switched_searcher(method: str, slo: str = "feasibility"):
+    """A method as configured (conf/method), with its `slo` switch set, fitted on the hand-built sources."""
+    searcher = instantiate(compose_run([f"method={method}", f"method.searcher.slo={slo}"]).method.searcher)
+    return searcher.fit(Knowledge(SOURCES))
+
+
+def searched(searcher, limits: Constraints, trials: int, seed: int = 0) -> list:
+    """The observations of one search of TARGET under `limits` (the loop of `harness.search.run_search`, with the
+    limits handed to `start` as the SLO contract does)."""
+    oracle = Oracle(TARGET, seed, constraints=limits)
+    searcher.start(SPACE, seed, trials, limits)
+    observations = []
+    for _ in range(trials):
+        observations.append(oracle.trial(searcher.ask()))
+        searcher.tell(observations[-1])
+    return observations
+
+
+@pytest.mark.parametrize("method", SWITCHED)
+def test_every_switched_method_starts_with_a_trial_that_meets_the_slo(method):
+    limits = Constraints(latency_p99_ms=percentile_limit(TARGET, 25))
+    met = Scorer(TARGET, limits).slo_met
+    for seed in range(3):
+        first = searched(switched_searcher(method), limits, 1, seed)[0]
+        assert met[first.index] and first.slo_met
+
+
+def test_without_the_switch_the_first_trial_misses():
+    limits = Constraints(latency_p99_ms=percentile_limit(TARGET, 25))
+    assert not searched(switched_searcher("source_best", "ignore"), limits, 1)[0].slo_met
+
+
+@pytest.mark.parametrize("method", SWITCHED)
+def test_no_proposal_of_a_switched_method_is_over_the_price_limit(method):
+    limits = Constraints(max_usd_per_h=1.0, latency_p99_ms=percentile_limit(TARGET, 75))
+    price = np.array([0.1 * c["cores"] + GPU_PRICE[c["gpu"]] for c in SPACE])
+    within = int((price <= 1.0).sum())
+    assert 0 < within < len(SPACE)
+    for observation in searched(switched_searcher(method), limits, within):
+        assert observation.metrics["price_per_hour"] <= 1.0
+
+
+@pytest.mark.parametrize("method", SWITCHED)
+def test_without_constraints_the_switch_changes_nothing(method):
+    runs = [[(o.index, o.objective) for o in searched(switched_searcher(method, slo), Constraints(), 8)]
+            for slo in ("ignore", "feasibility")]
+    assert runs[0] == runs[1]
