@@ -17,7 +17,6 @@ from sklearn.gaussian_process.kernels import Kernel
 
 from harness.surrogate import fit_gp as shared_fit_gp
 from harness.surrogate import matern_kernel, single_threaded
-from harness.constraints import Constraints
 from harness.feasibility import SLO_MODES, FeasibilityModel, SourceMeasurements, expected_best, proposable
 from harness.search import Knowledge, OneOf, Searcher, StatefulSearcher
 from harness.space import SearchSpace
@@ -84,16 +83,15 @@ class SourceMatrixSearcher(StatefulSearcher):
         self._fit(source, matrix)
         return self
 
-    def start(self, space: SearchSpace, seed: int, budget: int, constraints: Constraints = Constraints()) -> None:
+    def start(self, space: SearchSpace, seed: int, budget: int) -> None:
         if not hasattr(self, "source_space_"):
             raise RuntimeError(f"{self.name}: start() before fit(source_traces) or set_state()")
         if space != self.source_space_:
             raise ValueError(f"{self.name}: fitted on space {self.source_space_.name!r} but asked to search "
                              f"{space.name!r}; the knobs or their values differ")
         super().start(space, seed, budget)
-        self.constraints_ = constraints
-        self.feasibility_ = (FeasibilityModel(self.source_measurements_, constraints)
-                             if self.slo == "feasibility" and constraints.active else None)
+        self.feasibility_ = (FeasibilityModel(self.source_measurements_, self.constraints_)
+                             if self.slo == "feasibility" and self.constraints_.active else None)
 
     def proposable(self) -> np.ndarray:
         """Untried configurations this search may propose (all without an SLO; `harness.feasibility.proposable`)."""

@@ -80,7 +80,6 @@ class Ernest(Searcher):
     def __init__(self, n_init: int = 6, floor: float = 0.01):
         self.n_init = n_init
         self.floor = floor
-        self.check_parameters()
 
     @single_threaded()
     def start(self, space, seed, budget):

@@ -30,7 +30,6 @@ class GPBO(Searcher):
     def __init__(self, n_init: int = 1, xi: float = 0.0):
         self.n_init = n_init
         self.xi = xi
-        self.check_parameters()
 
     def start(self, space, seed, budget):
         super().start(space, seed, budget)

@@ -30,7 +30,6 @@ from __future__ import annotations
 import numpy as np
 
 from baselines.common import SLO_PARAMETER, SourceMatrixSearcher, fit_gp, scale_to_observed
-from harness.constraints import Constraints
 from harness.feasibility import constrained_ei
 from harness.surrogate import expected_improvement, single_threaded
 from harness.search import Interval
@@ -46,7 +45,6 @@ class HeterBO(SourceMatrixSearcher):
         self.cost_weight = cost_weight
         self.xi = xi
         self.slo = slo
-        self.check_parameters()
 
     def _fit(self, source, matrix):
         self.prior_ = matrix.mean(axis=0)
@@ -64,8 +62,8 @@ class HeterBO(SourceMatrixSearcher):
         self.prior_ = np.asarray(state["prior"], dtype=float)
         self.price_ = None if state["price"] is None else np.asarray(state["price"], dtype=float)
 
-    def start(self, space, seed, budget, constraints=Constraints()):
-        super().start(space, seed, budget, constraints)
+    def start(self, space, seed, budget):
+        super().start(space, seed, budget)
         self.features_ = space.features()
         self.kernel_ = None
         cost = np.ones(len(space)) if self.price_ is None else self.price_

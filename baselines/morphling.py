@@ -31,7 +31,6 @@ from __future__ import annotations
 import numpy as np
 
 from baselines.common import SLO_PARAMETER, SourceMatrixSearcher, best_untried
-from harness.constraints import Constraints
 from harness.surrogate import single_threaded
 from harness.search import Interval
 from harness.space import Config
@@ -104,7 +103,6 @@ class Morphling(SourceMatrixSearcher):
         self.inner_lr = inner_lr
         self.meta_lr = meta_lr
         self.fit_seed = fit_seed
-        self.check_parameters()
 
     def _fit(self, source, matrix):
         rng = np.random.default_rng(self.fit_seed)
@@ -124,8 +122,8 @@ class Morphling(SourceMatrixSearcher):
     def _load_state(self, state):
         self.params_ = [np.asarray(p, dtype=float) for p in state["params"]]
 
-    def start(self, space, seed, budget, constraints=Constraints()):
-        super().start(space, seed, budget, constraints)
+    def start(self, space, seed, budget):
+        super().start(space, seed, budget)
         self.features_ = space.features()
 
     def adapted_prediction(self) -> np.ndarray:

@@ -43,7 +43,6 @@ class PeerAdapter(Searcher, ABC):
 
     def __init__(self, max_repeats: int = 20):
         self.max_repeats = max_repeats
-        self.check_parameters()
 
     def start(self, space, seed, budget):
         super().start(space, seed, budget)

@@ -9,7 +9,6 @@ constraints (or with `slo="ignore"`) the draws are those of plain random search.
 
 from __future__ import annotations
 
-from harness.constraints import Constraints
 from harness.feasibility import SLO_MODES, FeasibilityModel, SourceMeasurements, expected_best, proposable
 from harness.search import Knowledge, OneOf, StatefulSearcher
 from harness.space import Config
@@ -21,7 +20,6 @@ class RandomSearch(StatefulSearcher):
 
     def __init__(self, slo: str = "feasibility"):
         self.slo = slo
-        self.check_parameters()
 
     def fit(self, knowledge: Knowledge) -> "RandomSearch":
         self.source_measurements_ = SourceMeasurements.from_traces(knowledge.sources)
@@ -36,14 +34,14 @@ class RandomSearch(StatefulSearcher):
         self.source_measurements_ = SourceMeasurements.from_dict(state["source_measurements"])
         return self
 
-    def start(self, space, seed, budget, constraints: Constraints = Constraints()):
+    def start(self, space, seed, budget):
         super().start(space, seed, budget)
         self.phase_ = "explore"
         self.feasibility_ = None
-        if self.slo == "feasibility" and constraints.active:
+        if self.slo == "feasibility" and self.constraints_.active:
             if not hasattr(self, "source_measurements_"):
                 raise RuntimeError(f"{self.name}: slo='feasibility' under constraints needs fit() before start()")
-            self.feasibility_ = FeasibilityModel(self.source_measurements_, constraints)
+            self.feasibility_ = FeasibilityModel(self.source_measurements_, self.constraints_)
 
     def ask(self) -> Config:
         return self.space_.config(int(self.rng_.choice(proposable(self.feasibility_, self.untried(),

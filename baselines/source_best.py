@@ -12,7 +12,6 @@ from __future__ import annotations
 import numpy as np
 
 from baselines.common import SLO_PARAMETER, SourceMatrixSearcher
-from harness.constraints import Constraints
 from harness.space import Config
 
 
@@ -22,7 +21,6 @@ class SourceBest(SourceMatrixSearcher):
 
     def __init__(self, slo: str = "feasibility"):
         self.slo = slo
-        self.check_parameters()
 
     def _fit(self, source, matrix):
         # stable sort on the negated mean: equal means keep index order
@@ -34,8 +32,8 @@ class SourceBest(SourceMatrixSearcher):
     def _load_state(self, state):
         self.order_ = np.asarray(state["order"], dtype=np.int64)
 
-    def start(self, space, seed, budget, constraints=Constraints()):
-        super().start(space, seed, budget, constraints)
+    def start(self, space, seed, budget):
+        super().start(space, seed, budget)
         self.phase_ = "exploit"
         self._next = 0
 

@@ -32,7 +32,6 @@ import numpy as np
 from sklearn.cluster import KMeans
 
 from baselines.common import SLO_PARAMETER, SourceMatrixSearcher, best_untried
-from harness.constraints import Constraints
 from harness.surrogate import single_threaded
 from harness.search import Interval
 from harness.space import Config
@@ -49,7 +48,6 @@ class Vesta(SourceMatrixSearcher):
         self.n_labels = n_labels
         self.temperature = temperature
         self.fit_seed = fit_seed
-        self.check_parameters()
 
     def _fit(self, source, matrix):
         k = min(self.n_labels, matrix.shape[1])

@@ -7,11 +7,12 @@ random untried configuration. See docs/extending.md for how to register and run 
 
 import numpy as np
 
-from harness.search import Searcher
+from harness.search import Interval, Searcher
 
 
 class GreedyNeighbour(Searcher):
     name = "greedy_neighbour"
+    parameter_constraints = {"step": Interval(int, 1, None)}  # checked whenever one is made
 
     def __init__(self, step: int = 1):
         self.step = step  # how many value positions a neighbour may differ in, per knob

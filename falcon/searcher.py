@@ -54,7 +54,6 @@ from harness.surrogate import matern_kernel
 from falcon.mcts_bo import RegionScorer, calibrate, posterior, propose, select_leaf, split_with_trials
 from falcon.pruning import prune_knobs
 from falcon.trees import RegionNode, RegionTree
-from harness.constraints import Constraints
 from harness.feasibility import (FIRST_LEVEL, SLO_MODES, FeasibilityModel, SourceMeasurements, expected_best,
                                  first_feasible, proposable)
 from harness.ops.kops import kop_weights
@@ -121,7 +120,6 @@ class FalconSearcher(StatefulSearcher):
         self.source_weighting = source_weighting
         self.similarity_scale = similarity_scale
         self.slo = slo
-        self.check_parameters()
         if source_weighting == "profile" and first_trial != "offline_optimum":
             raise ValueError("falcon: source_weighting='profile' needs first_trial='offline_optimum' (the sources' "
                              "profiles are compared with the target's at that configuration)")
@@ -198,16 +196,15 @@ class FalconSearcher(StatefulSearcher):
         return self
 
     # -- online -------------------------------------------------------------------------------------------
-    def start(self, space: SearchSpace, seed: int, budget: int, constraints: Constraints = Constraints()) -> None:
+    def start(self, space: SearchSpace, seed: int, budget: int) -> None:
         if not hasattr(self, "source_prior_"):
             raise RuntimeError("falcon: fit() must run before start()")
         if space != self.knowledge_space_:
             raise ValueError(f"falcon: fitted on space {self.knowledge_space_.name!r}, asked to search "
                              f"{space.name!r} with other knobs")
         super().start(space, seed, budget)
-        self.constraints_ = constraints
-        self.feasibility_ = (FeasibilityModel(self.source_measurements_, constraints)
-                             if self.slo == "feasibility" and constraints.active else None)
+        self.feasibility_ = (FeasibilityModel(self.source_measurements_, self.constraints_)
+                             if self.slo == "feasibility" and self.constraints_.active else None)
         self.kops_: dict[str, float] | None = None
         self.active_: list[tuple[str, RegionNode, np.ndarray]] = []  # (op, root of a per-search tree, response)
         self.current_: int | None = None

@@ -1,7 +1,7 @@
 """`falcon-bench COMMAND [overrides...]`: one console entry point that forwards to each Hydra app.
 
     falcon-bench run method=random target=vgg16 trials=5      same as python -m harness.run ...
-    falcon-bench sweep|report|simulate|collect|tune|import-release|import-table|export ...
+    falcon-bench sweep|report|simulate|collect|tune|hpo|worlds|import-release|import-table|export ...
 
 Everything after the command goes to the app unchanged (Hydra overrides, -m, --help, --cfg job).
 """
@@ -18,6 +18,8 @@ COMMANDS = {
     "simulate": ("harness.sim.__main__", "write a simulated trace set"),
     "collect": ("harness.collect.__main__", "measure a model's trace on this machine"),
     "tune": ("harness.tune", "recommend a configuration for a model on this machine, under an SLO"),
+    "hpo": ("harness.hpo.__main__", "tune every method's hyperparameters with one protocol, on source models only"),
+    "worlds": ("harness.worlds", "the robustness study: every method on several worlds, ranks and tests"),
     "import-release": ("harness.import_release", "import the Falcon authors' released data as a trace set"),
     "import-table": ("harness.import_table", "import your own table of measurements as a trace set"),
     "export": ("harness.export", "write a trace set as a long CSV or in Syne Tune's blackbox format"),

@@ -6,10 +6,10 @@ a value of the wrong type (`trials=abc`, `trials=2.5`, `seed=abc`, `methods=rand
 app starts. The value rules that a type cannot say (`trials >= 1`, `seed >= 0`, ...) are checked by `check_run`,
 `check_sweep` and `check_report`, each refusing with one line that names the key and what is allowed.
 
-The `constraints` node (`ConstraintsConf`: the SLO of `harness.constraints` plus the replay scenario key
-`latency_p99_percentile`) is checked twice: its command-line overrides before Hydra composes anything
-(`check_constraint_overrides`, so that `constraints.foo=1` and `constraints.latency_p99_ms=abc` get one line, not
-Hydra's multi-line composition error), and the composed node by `check_constraints`.
+The `constraints` node of every app is `harness.slo.SLOConf` (the one SLO schema): its command-line overrides are
+checked before Hydra composes anything (`checked_entry_point`, so that `constraints.foo=1` and
+`constraints.latency_p99_ms=abc` get one line, not Hydra's multi-line composition error), and the composed node by
+`harness.slo.check_slo`.
 
 Entry points run their work under `one_line_errors`, which prints a project error as one line (no traceback) and
 exits non-zero.
@@ -19,17 +19,15 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Callable, Dict, Iterator, List, Optional
 
 from hydra.core.config_store import ConfigStore
-from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.errors import HydraException
 from omegaconf import MISSING, OmegaConf
 
-from harness.constraints import LIMITS, ConstraintError, Constraints
 from harness.paths import CONF_DIR, UnsafeNameError
+from harness.slo import ConstraintError, SLOConf, check_slo, check_slo_overrides
 from harness.space import SpaceError
 from harness.traces import TraceError
 
@@ -40,8 +38,7 @@ class ConfigError(ValueError):
 
 @dataclass
 class TracesConf:
-    name: str = MISSING
-    path: str = MISSING
+    path: str = MISSING  # a trace set folder; its name is the one its manifest records
 
 
 @dataclass
@@ -56,23 +53,8 @@ class MethodConf:
     name: str = MISSING
     searcher: Dict[str, Any] = MISSING  # the searcher's own parameters: its constructor checks them
     ablation: bool = False  # a variant for the sensitivity figures, not a method of its own
-    protocol: str = "strict"  # the offline knowledge a transfer method may use (checked where it is used)
-    tuning: Dict[str, Any] = field(default_factory=dict)  # tunable ranges and what was applied (harness/tuned.py)
-
-
-@dataclass
-class ConstraintsConf:
-    """The search's SLO (`harness.constraints.Constraints`; null = no limit), plus one replay scenario key:
-    `latency_p99_percentile` sets `latency_p99_ms` per target to that percentile (0-100] of the target's own mean
-    p99 latencies over its feasible configurations (resolved by `harness.oracle.percentile_limit`)."""
-
-    latency_p99_ms: Optional[float] = None
-    min_rps: Optional[float] = None
-    max_usd_per_h: Optional[float] = None
-    latency_p99_percentile: Optional[float] = None
-
-
-CONSTRAINT_KEYS = tuple(f.name for f in fields(ConstraintsConf))
+    protocol: str = "strict"  # the knowledge protocol: what a transfer method's fit may see (harness.knowledge)
+    tuning: Dict[str, Any] = field(default_factory=dict)  # tunable ranges and what was applied (harness/hpo/)
 
 
 @dataclass
@@ -81,7 +63,7 @@ class RunConf:
     split: SplitConf = MISSING
     method: MethodConf = MISSING
     target: str = MISSING
-    constraints: ConstraintsConf = field(default_factory=ConstraintsConf)
+    constraints: SLOConf = field(default_factory=SLOConf)
     seed: int = 0
     trials: int = 30
     results_dir: str = "results"
@@ -143,7 +125,7 @@ class TuneConf:
     seed: int = 0
     out: str = MISSING
     settings: Dict[str, Any] = MISSING  # a preset of conf/collect/settings/ (harness.collect.collector.Settings)
-    constraints: Dict[str, Any] = field(default_factory=lambda: dict.fromkeys(LIMITS))
+    constraints: SLOConf = field(default_factory=SLOConf)  # latency_p99_percentile is a replay scenario only
     price: Dict[str, Any] = field(default_factory=collect_price)
     device: int = 0
     allow_power_cap: bool = False
@@ -167,47 +149,13 @@ register()
 
 def check_run(cfg: Any) -> None:
     """Value rules of a run config that its types cannot say."""
+    if "results_dir" in cfg and not str(cfg.results_dir).strip():
+        raise ConfigError("results_dir='': name a folder for the results (default: results)")
     if cfg.trials < 1:
         raise ConfigError(f"trials={cfg.trials}: must be a whole number >= 1")
     if cfg.seed < 0:
         raise ConfigError(f"seed={cfg.seed}: must be a whole number >= 0")
-    check_constraints(cfg.constraints)
-
-
-def check_constraints(node: Any) -> tuple[Constraints, float | None]:
-    """The fixed limits and the latency percentile of a `constraints` node (a config node or a dict); refuses an
-    unknown key, a limit that is not a finite number > 0, a percentile outside (0, 100], or both a latency limit
-    and a percentile, each with one line."""
-    values = dict(node or {})
-    percentile = values.pop("latency_p99_percentile", None)
-    limits = Constraints.from_config(values)
-    if percentile is not None:
-        if isinstance(percentile, bool) or not isinstance(percentile, (int, float)) or not 0 < percentile <= 100:
-            raise ConstraintError(f"constraints.latency_p99_percentile={percentile!r} is not allowed: use a "
-                                  "number in (0, 100], or null")
-        if limits.latency_p99_ms is not None:
-            raise ConstraintError("constraints.latency_p99_ms and constraints.latency_p99_percentile are both set: "
-                                  "set one of them (the percentile resolves to a latency limit per target)")
-        percentile = float(percentile)
-    return limits, percentile
-
-
-def check_constraint_overrides(args: list[str]) -> None:
-    """Refuse, before Hydra composes anything, a command-line override of an unknown `constraints.` key or of a
-    constraint with a bad value (one line each). Sweeps over several values (`-m`) are checked once composed."""
-    try:
-        overrides = OverridesParser.create().parse_overrides([a for a in args if not a.startswith("-")])
-    except HydraException:
-        return  # a malformed override: Hydra's own error says what is wrong with it
-    for override in overrides:
-        key = override.key_or_group
-        if not key.startswith("constraints.") or override.is_delete():
-            continue
-        name = key.removeprefix("constraints.")
-        if name not in CONSTRAINT_KEYS:
-            raise ConstraintError(f"constraints.{name} is not a constraint; allowed: {list(CONSTRAINT_KEYS)}")
-        if not override.is_sweep_override():
-            check_constraints({name: override.value()})
+    check_slo(cfg.constraints)
 
 
 def check_sweep(cfg: Any) -> None:
@@ -220,6 +168,11 @@ def check_sweep(cfg: Any) -> None:
         raise ConfigError("methods=[]: name at least one method, e.g. methods=[random]")
     if cfg.targets is not None and not cfg.targets:
         raise ConfigError("targets=[]: name at least one target model, or targets=null for the split's targets")
+    for key in ("methods", "targets"):
+        names = list(cfg[key] or [])
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ConfigError(f"{key}={names}: {twice} named more than once (each job would run twice)")
 
 
 def check_report(cfg: Any) -> None:
@@ -235,7 +188,7 @@ def checked_entry_point(app: str, hydra_main: Callable[[], None]) -> Callable[[]
     """The app's entry point: checks the command line's constraint overrides (one line), then runs Hydra."""
     def main() -> None:
         with one_line_errors(app):
-            check_constraint_overrides(sys.argv[1:])
+            check_slo_overrides(sys.argv[1:])
         hydra_main()
     return main
 

@@ -2,7 +2,7 @@
 updated with the target's own, shared by every searcher (baselines and Falcon alike).
 
 `SourceMeasurements.from_traces` keeps, per configuration, what the source traces measured for the fields a limit
-can read (`harness.constraints.LIMITS`): log p99 latency and log requests per second per source (mean over
+can read (`harness.slo.LIMITS`): log p99 latency and log requests per second per source (mean over
 repetitions), and the hourly price. It is plain JSON (`to_dict`/`from_dict`), so a searcher's cached state can
 carry it. `FeasibilityModel(measurements, constraints)` predicts, for every configuration, the probability that the
 target meets each limit, and multiplies them:
@@ -32,7 +32,7 @@ from typing import Mapping, Sequence
 import numpy as np
 from scipy.special import ndtr
 
-from harness.constraints import LIMITS, Constraints
+from harness.slo import LIMITS, Constraints
 from harness.traces import Trace
 
 SLO_MODES = ("ignore", "feasibility")  # a searcher's `slo` switch: judge misses only, or use this model

@@ -39,7 +39,7 @@ from omegaconf import DictConfig  # noqa: E402
 
 from harness import stats  # noqa: E402
 from harness.config import ConfigError, check_report, one_line_errors  # noqa: E402
-from harness.constraints import Constraints  # noqa: E402
+from harness.slo import Constraints  # noqa: E402
 from harness.metrics import aggregate, trials_to_target  # noqa: E402
 from harness.paths import CONF_DIR  # noqa: E402
 from harness.results import FinishedJob, ResultsError, locate_trace_set, read_jobs, records_table  # noqa: E402
@@ -111,9 +111,9 @@ def summary_markdown(summary: dict, trace_set: str, ablations: set[str] = frozen
 
 
 def protocol_markdown(jobs: dict[str, dict], methods: list[str]) -> str:
-    """How each method's hyperparameters were set (harness.tune_methods), and the statistics that follow."""
+    """How each method's hyperparameters were set (harness.hpo), and the statistics that follow."""
     lines = ["", "## Tuning protocol and significance", "",
-             "Hyperparameters: `python -m harness.tune_methods` (docs/protocol.md) tunes every method with the same "
+             "Hyperparameters: `python -m harness.hpo` (docs/protocol.md) tunes every method with the same "
              "Optuna budget on the split's source models only (grouped k-fold: held-out sources play the target); "
              "runs apply the chosen values.", "", "| method | tuned values | budget, folds, seeds, trials |",
              "| --- | --- | --- |"]

@@ -5,7 +5,7 @@
 
 A job is finished when both files exist and `trials.jsonl` holds the number of trials `job.json` names, so a
 sweep that is killed and started again skips finished jobs and redoes the rest. `job.json` also records the job's
-identity (`harness.run.job_identity`): a finished job is reused only under the same identity, and `differences`
+identity (`harness.job.job_identity`): a finished job is reused only under the same identity, and `differences`
 says what changed otherwise. It records where the job's trace set was (absolute, and relative to the job folder)
 with the set's digest, so `locate_trace_set` finds the set from any working directory, even after the results
 and the traces moved together.

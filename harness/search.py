@@ -1,42 +1,47 @@
-"""The searcher protocol and the loop that drives one search against an oracle.
+"""The searcher protocol: what a search method is, what it is told, and what it may learn.
 
 A searcher is a small object behind a narrow interface (the contract other parts rely on):
 
-- the constructor takes parameters only and checks them against the class's `parameter_constraints`;
-- `start(space, seed, budget)` begins a search; then `ask`/`tell` alternate, and `recommend` names the
-  configuration the searcher would deploy now;
+- the constructor takes parameters only; they are checked against the class's `parameter_constraints` whenever
+  a searcher is made (`check_parameters`, run by the class itself: no subclass has to remember it);
+- the harness begins every search with `begin(space, seed, budget, constraints)`: it tells the searcher the
+  search's SLO (`constraints_`, a `harness.slo.Constraints`; searchers that ignore it keep working) and calls
+  `start(space, seed, budget)`, which a searcher may extend; then `ask`/`tell` alternate, and `recommend`
+  names the configuration the searcher would deploy now;
 - a `TransferSearcher` also learns offline, once, through `fit(knowledge)`: the `Knowledge` the harness selected
   for the run (source traces and, where the run's protocol allows, auxiliary curves). A searcher never opens a
   file and never learns the target's name; it sees the target only through `Observation`s;
 - a `StatefulSearcher` (a transfer searcher whose fitted state is plain JSON) exports and restores that state
   with `get_state`/`set_state`, so the harness can cache it (never pickle).
 
-The harness decides what a searcher can do from these classes, never by probing attributes.
+The harness decides what a searcher can do from these classes, never by probing attributes. The loop that drives
+a search is `harness.loop`; the knowledge protocols (what `fit` may see) are `KNOWLEDGE_PROTOCOLS`.
 """
 
 from __future__ import annotations
 
 import math
-import time
-from abc import ABC, abstractmethod
+from abc import ABCMeta, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Iterator, Mapping
+from typing import Any, ClassVar, Mapping
 
 import numpy as np
 import pandas as pd
 
-from harness.constraints import Constraints
+from harness.slo import NO_CONSTRAINTS, Constraints
 from harness.space import Config, SearchSpace
 from harness.traces import OpStat, Trace
 
-PROTOCOLS = ("strict", "authors")
+# What a transfer searcher's `fit` may see (the method config's `protocol`; `harness.knowledge`): "strict" = the
+# source models only; "authors" = also the target's own released operator curves, as the authors' code uses them.
+KNOWLEDGE_PROTOCOLS = ("strict", "authors")
 
 
 @dataclass(frozen=True)
 class Observation:
     """What one trial returns. `objective` is 0 for an infeasible configuration and for one that misses the
-    search's constraints (`slo_misses` then names each limit broken, `harness.constraints`); `metrics` always
-    holds what was measured."""
+    search's constraints (`slo_misses` then names each limit broken, `harness.slo`); `metrics` always holds what
+    was measured, met or missed."""
 
     config: Config
     index: int
@@ -69,8 +74,8 @@ class Knowledge:
     protocol: str = "strict"
 
     def __post_init__(self) -> None:
-        if self.protocol not in PROTOCOLS:
-            raise ValueError(f"knowledge protocol {self.protocol!r} is not one of {PROTOCOLS}")
+        if self.protocol not in KNOWLEDGE_PROTOCOLS:
+            raise ValueError(f"knowledge protocol {self.protocol!r} is not one of {KNOWLEDGE_PROTOCOLS}")
         if not self.sources:
             raise ValueError("knowledge needs at least one source trace")
         object.__setattr__(self, "sources", tuple(self.sources))
@@ -135,18 +140,27 @@ class OneOf:
         return f"one of {list(self.options)}"
 
 
-class Searcher(ABC):
+class CheckedParameters(ABCMeta):
+    """Makes every searcher check its constructor parameters once it is constructed (`check_parameters`)."""
+
+    def __call__(cls, *args, **kwargs):
+        searcher = super().__call__(*args, **kwargs)
+        searcher.check_parameters()
+        return searcher
+
+
+class Searcher(metaclass=CheckedParameters):
     """Base class with the bookkeeping every searcher needs; subclasses implement `ask`.
 
-    After `start`: `space_`, `rng_` (the run's only source of randomness), `history_` (the
-    observations told so far, in order) and `tried_` (their configuration indices). `phase_` names what the
-    last `ask` was doing (e.g. "init", "explore", "exploit"), where a method has such phases.
-    `parameter_constraints`: constructor parameter -> `Interval` or `OneOf`, checked by `check_parameters`,
-    which every constructor calls last.
+    After `begin`: `constraints_` (the search's SLO; unconstrained by default), `space_`, `rng_` (the run's only
+    source of randomness), `history_` (the observations told so far, in order) and `tried_` (their
+    configuration indices). `phase_` names what the last `ask` was doing (e.g. "init", "explore", "exploit"),
+    where a method has such phases. `parameter_constraints`: constructor parameter -> `Interval` or `OneOf`.
     """
 
     name: ClassVar[str] = "searcher"
     parameter_constraints: ClassVar[Mapping[str, Interval | OneOf]] = {}
+    constraints_: Constraints = NO_CONSTRAINTS
 
     def check_parameters(self) -> None:
         """Refuse a constructor parameter outside its allowed range, with one line naming it."""
@@ -155,7 +169,13 @@ class Searcher(ABC):
             if not constraint.accepts(value):
                 raise ValueError(f"{self.name}: parameter {param}={value!r} is not allowed; expected {constraint}")
 
+    def begin(self, space: SearchSpace, seed: int, budget: int, constraints: Constraints = NO_CONSTRAINTS) -> None:
+        """Begin a search under `constraints` (how the harness starts every search)."""
+        self.constraints_ = constraints
+        self.start(space, seed, budget)
+
     def start(self, space: SearchSpace, seed: int, budget: int) -> None:
+        """Reset the bookkeeping for a new search of at most `budget` trials; subclasses extend it."""
         self.space_ = space
         self.rng_ = np.random.default_rng(seed)
         self.history_: list[Observation] = []
@@ -203,62 +223,3 @@ class StatefulSearcher(TransferSearcher):
     @abstractmethod
     def set_state(self, state: dict) -> "StatefulSearcher":
         """Restore a state from `get_state`; returns self, which then searches exactly as the fitted one."""
-
-
-@dataclass(frozen=True)
-class TrialRecord:
-    """One line of a search's results; `slo_misses` is None in an unconstrained search (the record then has no SLO
-    fields), else the limits the trial missed (`slo_met` and `slo_misses` in the record)."""
-
-    trial: int
-    config: Config
-    index: int
-    objective: float
-    feasible: bool
-    recommended: Config
-    accuracy: float
-    ask_ms: float
-    phase: str | None
-    cost_usd: float
-    slo_misses: tuple[str, ...] | None = None
-
-    def to_dict(self) -> dict:
-        record = {"trial": self.trial, "config": self.config, "index": self.index, "objective": self.objective,
-                  "feasible": self.feasible, "recommended": self.recommended, "accuracy": self.accuracy,
-                  "ask_ms": self.ask_ms, "phase": self.phase,
-                  "cost_usd": None if math.isnan(self.cost_usd) else self.cost_usd}
-        if self.slo_misses is not None:
-            record.update(slo_met=not self.slo_misses, slo_misses=list(self.slo_misses))
-        return record
-
-
-def run_search(searcher: Searcher, trace: Trace, seed: int, trials: int,
-               constraints: Constraints = Constraints()) -> Iterator[TrialRecord]:
-    """Drive one search of `trials` trials on `trace` under `constraints`; yields one record per trial.
-
-    A searcher that proposes a configuration it already tried is a bug in that searcher: the loop refuses it.
-    Under constraints, a trial that misses them is told as objective 0 (`Observation.slo_misses` says why), and a
-    recommendation that misses them on average scores accuracy 0 (`harness.oracle`).
-    """
-    if not 1 <= trials <= len(trace.space):
-        raise ValueError(f"trials={trials} is not allowed: a search of space {trace.space.name!r} has 1 to "
-                         f"{len(trace.space)} trials (one per configuration at most)")
-    from harness.oracle import Oracle, Scorer  # here, not at the top: the oracle imports Observation from here
-
-    oracle, scorer = Oracle(trace, seed, constraints=constraints), Scorer(trace, constraints)
-    searcher.start(trace.space, seed, trials)
-    seen: set[int] = set()
-    for t in range(1, trials + 1):
-        t0 = time.perf_counter()
-        config = searcher.ask()
-        ask_ms = (time.perf_counter() - t0) * 1000.0
-        index = trace.space.index(config)
-        if index in seen:
-            raise RuntimeError(f"{searcher.name} proposed configuration {config} twice (trial {t})")
-        seen.add(index)
-        obs = oracle.trial(config)
-        searcher.tell(obs)
-        recommended = searcher.recommend()
-        yield TrialRecord(t, obs.config, index, obs.objective, obs.feasible, trace.space.validate(recommended),
-                          scorer.accuracy(recommended), ask_ms, searcher.phase_, obs.cost_usd,
-                          obs.slo_misses if constraints.active else None)

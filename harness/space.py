@@ -1,4 +1,4 @@
-"""Discrete search spaces: knobs, configurations, stable integer indices and unit-cube encodings.
+"""Discrete search spaces: knobs, configurations, stable integer indices and the numeric features surrogates use.
 
 A configuration is a mapping knob name -> value. Every configuration of a space has a stable integer index:
 a mixed-radix number whose most significant digit is the first knob. Nothing here knows the paper's knobs;
@@ -172,19 +172,6 @@ class SearchSpace:
     def indices_of_digits(self, digits: np.ndarray) -> np.ndarray:
         return np.asarray(digits, dtype=np.int64) @ self._weights
 
-    def encode(self, digits: np.ndarray) -> np.ndarray:
-        """Map value positions to the unit cube: position p of a knob with r values -> (p + 0.5) / r."""
-        return (np.asarray(digits, dtype=float) + 0.5) / self.radices
-
-    def encode_all(self) -> np.ndarray:
-        """(n_configs, n_knobs) unit-cube coordinates of every configuration, in index order."""
-        return self.encode(self.grid_digits())
-
-    def decode(self, x: np.ndarray) -> np.ndarray:
-        """Nearest value positions of unit-cube points (inverse of `encode`)."""
-        x = np.clip(np.asarray(x, dtype=float), 0.0, 1.0 - 1e-12)
-        return np.floor(x * self.radices).astype(np.int64)
-
     def features(self, knobs: Sequence[str] | None = None) -> np.ndarray:
         """(n_configs, n_features) inputs for surrogate models, in index order: an ordered knob is its value
         position scaled to [0, 1]; a categorical knob (whose value order means nothing) is one-hot."""
@@ -197,13 +184,6 @@ class SearchSpace:
             else:
                 columns.append(np.eye(len(knob.values))[digits[:, j]])
         return np.hstack(columns).astype(float)
-
-    def numeric_values(self, name: str) -> np.ndarray:
-        """The values of a knob as floats where they are numbers, else their positions."""
-        k = self.knob(name)
-        if all(_is_number(v) for v in k.values):
-            return np.array(k.values, dtype=float)
-        return np.arange(len(k.values), dtype=float)
 
 
 def _plain(value: Any) -> Any:

@@ -4,12 +4,13 @@
         trials=4 out=tunes/resnet-18 constraints.latency_p99_ms=200
 
 The method of conf/method is composed as `harness.run` composes it (tuned values applied where they exist for
-the knowledge set), fitted on the knowledge trace set's models (the target model left out; strict protocol),
-and asked for configurations. Each is measured for real by the collector's worker
-(`harness.collect.collector.measure_configuration`), appended durably to the journal, and only then told to the
-searcher, judged against the SLO by `harness.constraints`. `tune.json` is rewritten atomically after every
-trial. A restart replays the journal into a fresh searcher with the same seed, which proposes the same
-configurations (a different proposal is refused), and goes on: nothing is measured twice.
+the knowledge set), fitted on the knowledge trace set's models (the target model left out; strict knowledge
+protocol), and searches through the one loop (`harness.loop.run_search`) against the live evaluator
+(`harness.live.LiveEvaluator`): each configuration it proposes is measured for real by the collector's worker,
+appended durably to the journal, and only then told to the searcher, judged against the SLO (`harness.slo`).
+`tune.json` is rewritten atomically after every trial. A restart replays the journal into a fresh searcher with
+the same seed, which proposes the same configurations (a different proposal is refused), and goes on: nothing is
+measured twice.
 
     <out>/journal.jsonl   header (the tune's identity), one session per start, one record per measured trial
     <out>/tune.json       every trial, the recommendation, knowledge digest, method config, constraints, settings
@@ -22,17 +23,16 @@ Every check (values, model, space, knowledge, backend, SLO, method, `out`) comes
 
 from __future__ import annotations
 
+import contextlib
 import json
-import math
 import os
+import shutil
 import sys
 import time
 from dataclasses import asdict, fields
-from datetime import datetime, timezone
 from pathlib import Path
 
 import hydra
-import numpy as np
 from hydra import compose, initialize_config_dir
 from hydra.errors import HydraException
 from hydra.utils import to_absolute_path
@@ -40,22 +40,21 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 from tqdm import tqdm
 
-from harness.collect.__main__ import settings_of
 from harness.collect.backends import Backend, make_backend, software
-from harness.collect.collector import (MEASURED_FIELDS, Settings, measure_configuration, measurement_rows,
-                                       profile_rows)
+from harness.collect.collector import MEASURED_FIELDS, Settings
 from harness.collect.journal import CollectError, CollectLock, Journal
 from harness.collect.models import resolve
 from harness.config import ConfigError, check_run, one_line_errors
-from harness.constraints import ConstraintError, Constraints
-from harness.vocabulary import canonical_profile
+from harness.hpo.tuned_values import TunedError, apply_tuned
+from harness.job import JobError, fit_searcher, make_searcher
+from harness.live import JournalMismatch, LiveEvaluator, now, trial_entry
+from harness.loop import SearcherBug, run_search
 from harness.paths import CONF_DIR, trace_set_path
 from harness.results import atomic_write_text, differences
-from harness.run import JobError, fit_searcher, make_searcher
-from harness.search import Observation, Searcher, TransferSearcher
+from harness.search import Searcher, TransferSearcher
+from harness.slo import ConstraintError, check_slo, check_slo_overrides
 from harness.space import SearchSpace
-from harness.traces import MANIFEST, MEASUREMENT_FIELDS, OpStat, TraceSet
-from harness.tuned import TunedError, apply_tuned
+from harness.traces import MANIFEST, TraceSet
 
 TUNE_FILE, JOURNAL_FILE, LOCK_FILE, FITS_DIR, WORK_DIR = "tune.json", "journal.jsonl", "tune.lock", "fits", "work"
 OWN_ENTRIES = {TUNE_FILE, JOURNAL_FILE, LOCK_FILE, FITS_DIR, WORK_DIR, ".gitignore"}
@@ -64,10 +63,6 @@ TOOL = "harness.tune"
 
 class TuneError(ValueError):
     """A tune that cannot run as asked; the message says why in one line."""
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 # -- knowledge -------------------------------------------------------------------------------------------
@@ -98,35 +93,6 @@ def space_differences(space: SearchSpace, other: SearchSpace) -> list[str]:
     if not out and space.names != other.names:
         out.append(f"knob order {space.names} here, {other.names} in the set")
     return out
-
-
-# -- one trial ---------------------------------------------------------------------------------------------
-def observe(space: SearchSpace, record: dict, price: float, reps: int, constraints: Constraints) -> Observation:
-    """The observation a searcher is told for one measured journal record: the mean over its repetitions of
-    what was measured (as a trace's true values are), requests per dollar as the collector computes it
-    (`measurement_rows`), judged against the SLO (`Constraints.judge`: a trial that misses it is worth 0)."""
-    index = int(record["index"])
-    config = space.config(index)
-    rows = measurement_rows(record, config, price, reps)
-    metrics = {f: float(np.mean([r[f] for r in rows])) for f in MEASUREMENT_FIELDS
-               if f != "objective" and all(f in r for r in rows)}
-    objective, misses = constraints.judge(float(np.mean([r["objective"] for r in rows])), metrics)
-    profile = None
-    if record["feasible"] and record.get("operators"):
-        profile = {r["op_type"]: OpStat(r["time_share"], r["mem_share"], r["time_ms"], r["mem_mb"])
-                   for r in profile_rows(index, canonical_profile(record["operators"]))}
-    wall = float(record.get("wall_s", math.nan))
-    return Observation(config, index, objective, bool(record["feasible"]), metrics, profile, price * wall / 3600.0,
-                       wall, record.get("reason", ""), misses)
-
-
-def trial_entry(trial: int, obs: Observation, record: dict) -> dict:
-    """One trial as tune.json records it."""
-    return {"trial": trial, "index": obs.index, "config": obs.config, "feasible": obs.feasible,
-            "reason": obs.reason, **{f: obs.metrics.get(f) for f in MEASURED_FIELDS},
-            "objective": obs.objective, "slo_met": obs.feasible and obs.slo_met,
-            "slo_misses": list(obs.slo_misses), "wall_s": record.get("wall_s"), "date": record["date"],
-            "load_avg": record["load_avg"]}
 
 
 class Table:
@@ -170,8 +136,12 @@ class Tune:
             raise ConfigError(f"{missing[0]}= is required (python -m harness.tune --help lists every key)")
         check_run(cfg)
         self.cfg = cfg
-        self.constraints = Constraints.from_config(OmegaConf.to_container(cfg.constraints, resolve=True))
-        self.settings: Settings = settings_of(cfg)
+        self.constraints, percentile = check_slo(cfg.constraints)
+        if percentile is not None:
+            raise ConstraintError("constraints.latency_p99_percentile is a replay scenario (a percentile of a trace's "
+                                  "own latencies): a live tune has no trace of its model; set "
+                                  "constraints.latency_p99_ms")
+        self.settings = Settings(**OmegaConf.to_container(cfg.settings, resolve=True))
         for f in fields(Settings):  # the presets are plain YAML: the types are checked here, before measuring
             value, kind = getattr(self.settings, f.name), type(f.default)
             if isinstance(value, bool) or not isinstance(value, (int, float) if kind is float else kind):
@@ -199,7 +169,7 @@ class Tune:
         self.backend.check(self.space)
         self.constraints.require(MEASURED_FIELDS, f"backend={self.backend.name}")
         self.job = self._method_job()
-        self.searcher: Searcher = make_searcher(self.job)
+        self.searcher: Searcher = make_searcher(self.job.method)
         self.out = Path(to_absolute_path(str(cfg.out)))
         self.identity = json.loads(json.dumps({
             "model": self.target, "model_ref": str(cfg.model), "backend": self.backend.name,
@@ -235,7 +205,7 @@ class Tune:
         entries = {p.name for p in out.iterdir()}
         if not entries:
             return
-        foreign = sorted(entries - OWN_ENTRIES)
+        foreign = sorted(e for e in entries - OWN_ENTRIES if not e.startswith(f".{TUNE_FILE}."))  # not a killed write
         records = Journal(out / JOURNAL_FILE).read(repair=False) if JOURNAL_FILE in entries else []
         if foreign or (records and records[0].get("tool") != TOOL) or (not records and TUNE_FILE in entries):
             shown = foreign[:3] or sorted(entries)[:3]
@@ -243,11 +213,11 @@ class Tune:
                             "empty folder")
         if not records:  # a tune stopped before its journal's header was written
             return
+        done = sum(r["kind"] == "config" for r in records)
         changed = differences(records[0]["identity"], self.identity)
-        if changed:
+        if changed and done:
             raise TuneError(f"out={out} holds a tune made under other settings ({'; '.join(changed)}): use "
                             "another out")
-        done = sum(r["kind"] == "config" for r in records)
         if done > self.cfg.trials:
             raise ConfigError(f"trials={self.cfg.trials}: {out} already holds {done} measured trials; ask for at "
                               f"least {done}")
@@ -264,76 +234,67 @@ class Tune:
     def run(self) -> dict:
         """Measure until `trials` trials are journaled (resuming what is there); returns tune.json's content."""
         self.out.mkdir(parents=True, exist_ok=True)
-        try:
-            lock = CollectLock(self.out / LOCK_FILE).__enter__()
-        except CollectError:
-            raise TuneError(f"another tuner works in {self.out} ({(self.out / LOCK_FILE).read_text().strip() or '?'}"
-                            " is its pid): wait for it or stop it") from None
-        try:
+        with contextlib.ExitStack() as stack:
+            if self.backend.power_cap is not None:
+                stack.callback(self.backend.power_cap.restore)
+            try:
+                stack.enter_context(CollectLock(self.out / LOCK_FILE))
+            except CollectError:
+                raise TuneError(f"another tuner works in {self.out} "
+                                f"({(self.out / LOCK_FILE).read_text().strip() or '?'} is its pid): wait for it or "
+                                "stop it") from None
             self._check_out()  # again under the lock: another tuner may have started it meanwhile
+            self._start_afresh_if_nothing_was_measured()
             (self.out / ".gitignore").write_text("*\n")
             (self.out / WORK_DIR).mkdir(exist_ok=True)
+            for stale in (self.out / WORK_DIR).glob("worker-*"):  # scratch of a worker killed with its tuner
+                shutil.rmtree(stale, ignore_errors=True)
+            for stale in self.out.glob(f".{TUNE_FILE}.*"):  # a write of tune.json killed half-way
+                stale.unlink()
             return self._run(Journal(self.out / JOURNAL_FILE))
-        finally:
-            lock.__exit__(None, None, None)
-            if self.backend.power_cap is not None:
-                self.backend.power_cap.restore()
+
+    def _start_afresh_if_nothing_was_measured(self) -> None:
+        """A tune stopped before its first measurement (e.g. under settings that were corrected since) is begun
+        again under the new settings: its journal holds only the header, so nothing measured is lost."""
+        journal = self.out / JOURNAL_FILE
+        records = Journal(journal).read(repair=False) if journal.is_file() else []
+        if records and not any(r["kind"] == "config" for r in records) and records[0]["identity"] != self.identity:
+            journal.unlink()
+            (self.out / TUNE_FILE).unlink(missing_ok=True)
 
     def _run(self, journal: Journal) -> dict:
         self.announce()
         records = journal.read()
         if not records:
-            records = [{"kind": "header", "tool": TOOL, "identity": self.identity, "date": _now(),
+            records = [{"kind": "header", "tool": TOOL, "identity": self.identity, "date": now(),
                         "machine": self.backend.machine()}]
             journal.append(records[0])
-        journal.append({"kind": "session", "date": _now(), "pid": os.getpid(), "load_avg": list(os.getloadavg()),
+        journal.append({"kind": "session", "date": now(), "pid": os.getpid(), "load_avg": list(os.getloadavg()),
                         "software": software()})
         if isinstance(self.searcher, TransferSearcher):
             fit_searcher(self.searcher, self.job, self.traces, self.out / FITS_DIR)
-        self.searcher.start(self.space, int(self.cfg.seed), int(self.cfg.trials))
+        journaled = [r for r in records if r["kind"] == "config"]
         table = Table(self.space, bool(self.constraints.active))
         tqdm.write(table.header(), file=sys.stdout)
-        entries: list[dict] = []
-        for record in (r for r in records if r["kind"] == "config"):  # replay what was measured before
-            proposal = self.space.index(self.searcher.ask())
-            if proposal != record["index"]:
-                raise TuneError(f"{journal.path}: trial {len(entries) + 1} measured {record['config']}, but the "
-                                f"searcher now proposes {self.space.config(proposal)} with the same seed: the "
-                                "method's code changed since; tune into a new out")
-            entries.append(self._tell(record))
-            tqdm.write(table.row(entries[-1], "  (journal)"), file=sys.stdout)
-        self._write(entries)
-        started = time.perf_counter()
-        bar = tqdm(total=int(self.cfg.trials), initial=len(entries), unit="trial", disable=not self.cfg.progress,
+        bar = tqdm(total=int(self.cfg.trials), initial=len(journaled), unit="trial", disable=not self.cfg.progress,
                    desc=f"tune {self.target}", dynamic_ncols=True)
+        evaluator = LiveEvaluator(self.backend, str(self.cfg.model), self.space, self.settings, self.out / WORK_DIR,
+                                  journal, journaled, lambda config: bar.set_postfix_str(Table.config_text(config)))
+        started = time.perf_counter()
+        entries: list[dict] = []
         try:
-            for trial in range(len(entries) + 1, int(self.cfg.trials) + 1):
-                index = self.space.index(self.searcher.ask())
-                if index in self.searcher.tried_:
-                    raise TuneError(f"{self.searcher.name} proposed {self.space.config(index)} twice (trial "
-                                    f"{trial}): a bug in that searcher")
-                config = self.space.config(index)
-                bar.set_postfix_str(Table.config_text(config))
-                measured = measure_configuration(self.backend, str(self.cfg.model), config, self.settings,
-                                                 self.out / WORK_DIR)
-                record = {"kind": "config", "trial": trial, "index": index, "config": config, "date": _now(),
-                          "load_avg": list(os.getloadavg()), **measured}
-                journal.append(record)  # durable before the searcher learns it
-                entries.append(self._tell(record))
-                self._write(entries)
-                bar.update(1)
-                tqdm.write(table.row(entries[-1]), file=sys.stdout)
+            for record in run_search(self.searcher, evaluator, int(self.cfg.seed), int(self.cfg.trials),
+                                     self.constraints):
+                entries.append(trial_entry(record.trial, record.observation, evaluator.records[-1]))
+                if not evaluator.replayed:
+                    self._write(entries)
+                    bar.update(1)
+                tqdm.write(table.row(entries[-1], "  (journal)" if evaluator.replayed else ""), file=sys.stdout)
         finally:
             bar.close()
         summary = self._write(entries)
         self._print_summary(summary, table, time.perf_counter() - started)
         return summary
-
-    def _tell(self, record: dict) -> dict:
-        config = self.space.config(int(record["index"]))
-        obs = observe(self.space, record, self.backend.price_per_hour(config), self.settings.reps, self.constraints)
-        self.searcher.tell(obs)
-        return trial_entry(len(self.searcher.history_), obs, record)
 
     def _write(self, entries: list[dict]) -> dict:
         """tune.json as it stands now, written atomically."""
@@ -372,7 +333,7 @@ class Tune:
 
 
 # -- entry point -------------------------------------------------------------------------------------------
-ERRORS = (TuneError, JobError, ConstraintError, CollectError)
+ERRORS = (TuneError, JobError, ConstraintError, CollectError, JournalMismatch, SearcherBug)
 
 
 def compose_tune(overrides: list[str]) -> DictConfig:
@@ -398,6 +359,8 @@ def main() -> None:
     """Plain overrides are composed here first, so that a bad key or value is one line (Hydra prints several);
     `--help`, `--cfg job`, `-m` and the like go to Hydra as they are."""
     overrides = sys.argv[1:]
+    with one_line_errors("tune"):
+        check_slo_overrides(overrides)
     if not any(arg.startswith("-") for arg in overrides):
         try:
             compose_tune(overrides)

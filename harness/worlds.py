@@ -29,16 +29,17 @@ from hydra.utils import to_absolute_path
 from omegaconf import DictConfig, OmegaConf
 
 from harness import stats
-from harness.config import checked_entry_point
+from harness.config import checked_entry_point, one_line_errors
+from harness.hpo.tuned_values import tuned_file
 from harness.import_release import import_release
 from harness.paths import CONF_DIR, safe_name
 from harness.report import MARKS
-from harness.results import atomic_write_text, read_jobs, records_table
+from harness.job import JobError
+from harness.results import ResultsError, atomic_write_text, read_jobs, records_table
 from harness.sim.opcost import PARAMS_FILE
 from harness.space import load_space
 from harness.sweep import plan, run_sweep
-from harness.traces import TraceSet, sha256_file
-from harness.tuned import tuned_file
+from harness.traces import sha256_file
 
 
 class WorldError(ValueError):
@@ -85,7 +86,7 @@ def resolve(name: str, spec: DictConfig, cache_dir: Path, trials: int) -> World 
     limit = [f"trials={min(trials, int(spec.get('max_trials') or trials))}"]
     if spec.get("simulate") is not None:
         folder = simulated_world(name, OmegaConf.to_container(spec.simulate), cache_dir)
-        return World(name, (f"traces.path={folder}", f"traces.name={name}", *split, *limit),
+        return World(name, (f"traces.path={folder}", *split, *limit),
                      f"simulated: {OmegaConf.to_container(spec.simulate)}")
     if spec.get("import_from") is not None:
         src = Path(to_absolute_path(spec.import_from))
@@ -95,7 +96,7 @@ def resolve(name: str, spec: DictConfig, cache_dir: Path, trials: int) -> World 
                 print(f"{name}: skipped, {src} is not there (the authors' release lives in ../shared)")
                 return None
             import_release(src, folder, name, load_space("paper"))
-        return World(name, (f"traces.path={folder}", f"traces.name={name}", *split, *limit),
+        return World(name, (f"traces.path={folder}", *split, *limit),
                      f"imported from {spec.import_from}")
     if spec.get("traces") is None:
         raise WorldError(f"world {name!r}: give one of traces, simulate or import_from")
@@ -139,10 +140,11 @@ def run_study(cfg: DictConfig) -> Path:
         if world is None:
             continue
         worlds.append(world)
-        jobs, traces = plan(list(cfg.methods), None, int(cfg.seeds), str(results_dir),
-                            [*world.overrides, f"tuned={cfg.tuned}", *constraint_overrides])
-        if traces.name != name:
-            raise WorldError(f"world {name!r}: its trace set is named {traces.name!r}; name the world after it")
+        jobs = plan(list(cfg.methods), None, int(cfg.seeds), str(results_dir),
+                    [*world.overrides, f"tuned={cfg.tuned}", *constraint_overrides])
+        if jobs[0].traces.name != name:
+            raise WorldError(f"world {name!r}: its trace set is named {jobs[0].traces.name!r}; name the world after "
+                             "it")
         tuned[name] = [m for m in cfg.methods if cfg.tuned and tuned_file(name, m).is_file()]
         print(f"== {name}: {len(jobs)} searches ({world.origin})")
         run_sweep(jobs, int(cfg.n_jobs))
@@ -158,10 +160,8 @@ def run_study(cfg: DictConfig) -> Path:
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="worlds")
 def hydra_main(cfg: DictConfig) -> None:
-    try:
+    with one_line_errors("worlds", (WorldError, JobError, ResultsError)):
         path = run_study(cfg)
-    except WorldError as e:
-        raise SystemExit(f"worlds: {e}") from None
     print(f"study: {path}")
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import math
 import os
 import platform
 import re
@@ -55,6 +56,22 @@ def gpu_type(name: str) -> str:
     return next((t for t in tokens if any(c.isdigit() for c in t)), tokens[0] if tokens else name)
 
 
+def check_prices(price: Mapping) -> dict:
+    """The price block with every price a finite number > 0 (null: not set); one line naming a bad one. A price of
+    0 or below would make requests per dollar infinite or negative."""
+    def bad(value) -> bool:
+        return isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf
+
+    for key, value in price.items():
+        values = value.items() if isinstance(value, Mapping) else [(None, value)]
+        for sub, v in values:
+            if key.endswith("_usd_per_h") or key.endswith("_by_type"):
+                if v is not None and bad(v):
+                    name = f"price.{key}" + (f".{sub}" if sub is not None else "")
+                    raise CollectError(f"{name}={v!r}: a price must be a finite number > 0 (USD per hour)")
+    return dict(price)
+
+
 class Backend:
     """The cpu backend; `CudaBackend` extends it."""
 
@@ -62,7 +79,7 @@ class Backend:
     knobs = frozenset({"cpu_cores", "batch_size"})
 
     def __init__(self, price: Mapping, device: int = 0, allow_power_cap: bool = False, label: str | None = None):
-        self.price = dict(price)
+        self.price = check_prices(price)
         self.label = label
         self.device = device
         self.allow_power_cap = allow_power_cap

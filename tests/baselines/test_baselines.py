@@ -15,7 +15,8 @@ from baselines.morphling import Morphling
 from baselines.optuna_tpe import OptunaTPE
 from baselines.source_best import SourceBest
 from baselines.vesta import Vesta
-from harness.search import Knowledge, TransferSearcher, run_search
+from harness.search import Knowledge, TransferSearcher
+from harness.job import replay_search
 
 FACTORIES = {
     "gp_bo": lambda: GPBO(),
@@ -58,7 +59,7 @@ def searcher(name, sources):
 
 
 def run(s, trace, seed, trials):
-    return [(r.index, r.objective, r.accuracy) for r in run_search(s, trace, seed, trials)]
+    return [(r.index, r.objective, r.accuracy) for r in replay_search(s, trace, seed, trials)]
 
 
 @pytest.mark.parametrize("name", FACTORIES)

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from harness.search import run_search
+from harness.job import replay_search
 from harness.space import Knob, SearchSpace
 from harness.traces import write_trace_set
 
@@ -38,7 +38,7 @@ def tiny_space():
 
 
 def run(searcher, trace, seed, trials):
-    return [(r.index, r.objective, r.accuracy) for r in run_search(searcher, trace, seed, trials)]
+    return [(r.index, r.objective, r.accuracy) for r in replay_search(searcher, trace, seed, trials)]
 
 
 @pytest.mark.parametrize("name", PEERS)
@@ -51,11 +51,11 @@ def test_deterministic_per_seed(name, small_space, make_trace):
 
 RECORDS_IN_A_NEW_PROCESS = """
 import json, sys
-from harness.search import run_search
+from harness.job import replay_search
 from harness.traces import TraceSet
 from baselines.{module} import {cls}
 trace = TraceSet(sys.argv[1]).load("m")
-print(json.dumps([[r.index, r.objective] for r in run_search({cls}(), trace, 3, 12)]))
+print(json.dumps([[r.index, r.objective] for r in replay_search({cls}(), trace, 3, 12)]))
 """
 
 

@@ -7,9 +7,8 @@ import pytest
 from omegaconf import OmegaConf
 
 from falcon.searcher import FalconSearcher
-from harness.constraints import Constraints
+from harness.slo import Constraints, percentile_limit
 from harness.knowledge import select_knowledge
-from harness.oracle import percentile_limit
 from harness.paths import CONF_DIR, TRACES_DIR
 from harness.traces import TraceSet
 

@@ -6,8 +6,9 @@ from pathlib import Path
 import pytest
 from hydra.utils import instantiate
 
-from harness.run import compose_run
-from harness.search import Knowledge, TransferSearcher, run_search
+from harness.job import compose_run
+from harness.search import Knowledge, TransferSearcher
+from harness.job import replay_search
 from harness.traces import TraceSet
 
 METHODS = ["falcon", "morphling", "vesta", "heterbo", "ernest", "gp_bo", "optuna_tpe", "source_best", "random"]
@@ -28,6 +29,6 @@ def test_bench_one_search(benchmark, method, sim):
     searcher = instantiate(cfg.method.searcher)
     if isinstance(searcher, TransferSearcher):
         searcher.fit(Knowledge(sources))
-    records = benchmark.pedantic(lambda: list(run_search(searcher, traces.load("vgg16"), 0, 30)),
+    records = benchmark.pedantic(lambda: list(replay_search(searcher, traces.load("vgg16"), 0, 30)),
                                  rounds=3, iterations=1)
     assert len(records) == 30

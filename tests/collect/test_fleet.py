@@ -302,7 +302,7 @@ def test_a_launcher_collects_two_models(tmp_path, tiny_models, ray_dir, launcher
 
 @pytest.mark.slow
 def test_replay_sweeps_run_on_the_ray_launcher_with_the_serial_results(tmp_path, ray_dir):
-    from harness.run import compose_run, run_job
+    from harness.job import check_job, compose_run, run_job
 
     common = ["traces=measured_cpu", "split=measured_cpu", "target=mobilenet-v2", "method=random", "trials=3"]
     run = subprocess.run([sys.executable, "-m", "harness.run", "-m", "hydra/launcher=ray_local",
@@ -311,7 +311,7 @@ def test_replay_sweeps_run_on_the_ray_launcher_with_the_serial_results(tmp_path,
                          text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-2000:]
     for seed in (0, 1):
-        serial = run_job(compose_run([*common, f"seed={seed}", f"results_dir={tmp_path / 'serial'}"]))
+        serial = run_job(check_job(compose_run([*common, f"seed={seed}", f"results_dir={tmp_path / 'serial'}"])))
         on_ray = tmp_path / "ray" / serial.relative_to(tmp_path / "serial")
         strip = lambda folder: [{k: v for k, v in json.loads(line).items() if k != "ask_ms"}  # noqa: E731
                                 for line in (folder / "trials.jsonl").read_text().splitlines()]

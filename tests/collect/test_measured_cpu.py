@@ -11,8 +11,8 @@ from omegaconf import OmegaConf
 
 from baselines.random_search import RandomSearch
 from harness.results import read_job
-from harness.run import run_job
-from harness.search import run_search
+from harness.job import check_job, run_job
+from harness.job import replay_search
 from harness.space import load_space
 from harness.traces import TraceSet
 
@@ -51,7 +51,7 @@ def test_the_set_is_complete_real_and_documented(measured):
 def test_random_search_on_the_measured_target(measured):
     trace = measured.load(SPLIT.target[0])
     for seed in range(3):
-        records = list(run_search(RandomSearch(), trace, seed, trials=len(trace.space)))
+        records = list(replay_search(RandomSearch(), trace, seed, trials=len(trace.space)))
         accuracy = [r.accuracy for r in records]
         assert all(0 < a <= 1 for a in accuracy) and accuracy == sorted(accuracy)
         assert accuracy[-1] == 1.0  # every configuration tried: the optimum is found
@@ -64,7 +64,7 @@ def test_falcon_and_a_baseline_run_on_the_measured_set_through_the_run_app(tmp_p
         cfg = compose("run", overrides=["traces=measured_cpu", "split=measured_cpu", f"method={method}",
                                         f"target={SPLIT.target[0]}", "trials=6", "seed=0",
                                         f"results_dir={tmp_path}", f"traces.path={SET}"])
-    job, records = read_job(run_job(cfg))
+    job, records = read_job(run_job(check_job(cfg)))
     assert job["method"] == method and job["trace_set"] == "measured-cpu" and len(records) == 6
     assert len({r["index"] for r in records}) == 6
     assert all(0 < r["accuracy"] <= 1 for r in records)

@@ -46,9 +46,9 @@ def test_own_method_runs_from_outside_the_checkout(user_folder):
 
 
 def test_own_method_is_tuned_with_the_protocol(user_folder):
-    """harness.tune_methods finds the method (and its `tuning:` block) through the search path, also in its
+    """harness.hpo finds the method (and its `tuning:` block) through the search path, also in its
     worker processes, and scores the defaults as the first candidate."""
-    tune = harness("tune_methods", user_folder, "methods=[greedy_neighbour]", "budget=2", "folds=2", "trials=3",
+    tune = harness("hpo", user_folder, "methods=[greedy_neighbour]", "budget=2", "folds=2", "trials=3",
                    "n_jobs=2", f"out={user_folder / 'tuned'}")
     assert tune.returncode == 0, tune.stderr
     record = OmegaConf.to_container(OmegaConf.load(user_folder / "tuned" / "sim-v1" / "greedy_neighbour.yaml"))

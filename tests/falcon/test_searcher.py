@@ -3,7 +3,8 @@ import pytest
 
 from falcon.searcher import FalconSearcher
 from harness.knowledge import select_knowledge
-from harness.search import Knowledge, run_search
+from harness.search import Knowledge
+from harness.job import replay_search
 from tests.falcon.conftest import conv_dense_shares, planted_objective, profiled_trace
 
 
@@ -21,12 +22,12 @@ def target(small_space):
 
 def test_deterministic_per_seed_and_never_repeats_over_the_whole_space(small_space, sources, target):
     falcon = FalconSearcher().fit(sources)
-    runs = [[r.index for r in run_search(falcon, target, seed=3, trials=len(small_space))] for _ in range(2)]
+    runs = [[r.index for r in replay_search(falcon, target, seed=3, trials=len(small_space))] for _ in range(2)]
     assert runs[0] == runs[1]
     assert sorted(runs[0]) == list(range(len(small_space)))  # every point once; run_search refuses repeats
     # without measurement noise only a random first trial makes the seed matter
     randomised = FalconSearcher(first_trial="random").fit(sources)
-    seeds = [[r.index for r in run_search(randomised, target, seed=seed, trials=5)] for seed in (3, 4)]
+    seeds = [[r.index for r in replay_search(randomised, target, seed=seed, trials=5)] for seed in (3, 4)]
     assert seeds[0] != seeds[1]
 
 
@@ -34,8 +35,8 @@ def test_first_trial_is_the_offline_optimum_and_equals_source_best(sources, targ
     from baselines.source_best import SourceBest
 
     falcon = FalconSearcher().fit(sources)
-    first = next(run_search(falcon, target, seed=0, trials=1))
-    floor = next(run_search(SourceBest().fit(sources), target, seed=0, trials=1))
+    first = next(replay_search(falcon, target, seed=0, trials=1))
+    floor = next(replay_search(SourceBest().fit(sources), target, seed=0, trials=1))
     assert first.phase == "profile" and first.index == floor.index
     assert first.index == int(np.argmax(sources.normalised_objectives().mean(axis=0)))
 
@@ -45,7 +46,7 @@ def test_exploit_rule_switch(sources, target):
     phases = {}
     for rule in ("paper", "best_so_far"):
         falcon = FalconSearcher(exploit_rule=rule, first_trial="random").fit(sources)
-        records = list(run_search(falcon, target, seed=1, trials=15))
+        records = list(replay_search(falcon, target, seed=1, trials=15))
         objective = [r.objective for r in records]
         phases[rule] = [r.phase for r in records]
         for j in range(2, 15):  # the phase of trial j+1 was chosen after trials 1..j
@@ -69,21 +70,21 @@ def test_finds_the_planted_optimum_quickly(sources, target):
     falcon = FalconSearcher().fit(sources)
     assert falcon.knowledge_ == "source operator profiles"
     for seed in range(3):
-        records = list(run_search(falcon, target, seed=seed, trials=6))
+        records = list(replay_search(falcon, target, seed=seed, trials=6))
         assert records[0].phase == "profile"
         assert records[-1].accuracy == pytest.approx(1.0)
 
 
 def test_kops_come_from_the_first_trial(sources, target):
     falcon = FalconSearcher(threshold=0.05).fit(sources)
-    list(run_search(falcon, target, seed=0, trials=2))
+    list(replay_search(falcon, target, seed=0, trials=2))
     assert list(falcon.kops_) == ["conv2d", "dense"]
     assert [op for op, _, _ in falcon.active_] == ["conv2d", "dense"]
 
 
 def test_target_value_stops_the_search_and_freezes_the_recommendation(sources, target):
     falcon = FalconSearcher(target_value=0.0).fit(sources)
-    records = list(run_search(falcon, target, seed=0, trials=4))
+    records = list(replay_search(falcon, target, seed=0, trials=4))
     assert [r.phase for r in records] == ["profile", "stopped", "stopped", "stopped"]
     assert all(r.recommended == records[0].config for r in records)
 
@@ -91,7 +92,7 @@ def test_target_value_stops_the_search_and_freezes_the_recommendation(sources, t
 def test_without_an_operator_profile_it_searches_with_the_mean_prior(small_space, sources, make_trace):
     blind = make_trace(small_space, lambda c: planted_objective(c))  # no operators at all
     falcon = FalconSearcher().fit(sources)
-    records = list(run_search(falcon, blind, seed=0, trials=8))
+    records = list(replay_search(falcon, blind, seed=0, trials=8))
     assert falcon.kops_ == {} and len(falcon.active_) == 1
     assert len({r.index for r in records}) == 8
 
@@ -105,7 +106,7 @@ def test_release_knowledge_follows_the_protocol(release_set):
     assert authors.knowledge_ == "released curves (authors)"
     assert "conv1d" in authors.responses_ and "conv2d" not in authors.responses_  # tacotron2's own curves
     for falcon in (strict, authors):
-        records = list(run_search(falcon, release_set.load("tacotron2"), seed=0, trials=5))
+        records = list(replay_search(falcon, release_set.load("tacotron2"), seed=0, trials=5))
         assert records[0].phase == "profile" and len({r.index for r in records}) == 5
 
 
@@ -114,7 +115,7 @@ def test_fitted_state_survives_json_and_gives_the_same_search(sources, target):
 
     fitted = FalconSearcher().fit(sources)
     restored = FalconSearcher().set_state(json.loads(json.dumps(fitted.get_state())))
-    runs = [[r.index for r in run_search(s, target, seed=2, trials=12)] for s in (fitted, restored)]
+    runs = [[r.index for r in replay_search(s, target, seed=2, trials=12)] for s in (fitted, restored)]
     assert runs[0] == runs[1]
 
 
@@ -129,7 +130,7 @@ def test_gp_hyperparameters_are_kept_past_the_refit_limit(monkeypatch, sources, 
     assert fit_gp(x, y, kernel, max_iter=0).kernel_.theta == pytest.approx(kernel.theta)
     assert fit_gp(x, y, kernel, max_iter=50).kernel_.theta != pytest.approx(kernel.theta)
     monkeypatch.setattr(falcon.mcts_bo, "REFIT_LIMIT", 10)
-    records = list(run_search(FalconSearcher().fit(sources), target, seed=0, trials=len(small_space)))
+    records = list(replay_search(FalconSearcher().fit(sources), target, seed=0, trials=len(small_space)))
     assert len({r.index for r in records}) == len(small_space)
 
 
@@ -145,11 +146,11 @@ def test_falcon_plus_takes_its_prior_from_the_sources_whose_profile_is_alike(sma
     mixed = Knowledge([*sources.sources, profiled_trace(small_space, other_optimum, lstm_like, "rnn")])
     rnn_target = profiled_trace(small_space, lambda c: 5.0 * other_optimum(c), lstm_like, "rnn-target")
     plus = FalconSearcher(source_weighting="profile", similarity_scale=0.05).fit(mixed)
-    list(run_search(plus, rnn_target, seed=0, trials=2))
+    list(replay_search(plus, rnn_target, seed=0, trials=2))
     rnn = mixed.sources[-1].true_objective
     assert rnn[int(np.argmax(plus.prior_))] == rnn.max()  # an optimum of the rnn source
     paper = FalconSearcher().fit(mixed)
-    list(run_search(paper, rnn_target, seed=0, trials=2))
+    list(replay_search(paper, rnn_target, seed=0, trials=2))
     assert not np.array_equal(paper.prior_, plus.prior_)
     with pytest.raises(ValueError, match="needs first_trial='offline_optimum'"):
         FalconSearcher(source_weighting="profile", first_trial="random")

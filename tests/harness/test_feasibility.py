@@ -8,13 +8,12 @@ import pandas as pd
 import pytest
 from hydra.utils import instantiate
 
-from harness.constraints import Constraints
 from harness.feasibility import (FeasibilityModel, SourceMeasurements, constrained_ei, feasible_first,
                                  first_feasible)
-from harness.oracle import Oracle, Scorer, mean_metrics, percentile_limit
+from harness.job import compose_run, replay_search
 from harness.paths import TRACES_DIR
-from harness.run import compose_run
 from harness.search import Knowledge
+from harness.slo import Constraints, mean_metrics, percentile_limit, slo_met
 from harness.space import Knob, SearchSpace
 from harness.traces import Trace, TraceSet
 
@@ -50,18 +49,18 @@ def sources_ranking() -> np.ndarray:
 
 def test_the_first_feasibility_aware_choice_meets_the_slo_where_the_unconstrained_one_misses():
     limits = Constraints(latency_p99_ms=percentile_limit(TARGET, 25))
-    scorer = Scorer(TARGET, limits)
+    met = slo_met(TARGET, limits)
     model = FeasibilityModel(SourceMeasurements.from_traces(SOURCES), limits)
     score = sources_ranking()
     unconstrained = int(np.argmax(score))
-    assert not scorer.slo_met[unconstrained]  # the sources' favourite misses the limit: the test can fail
+    assert not met[unconstrained]  # the sources' favourite misses the limit: the test can fail
     first = first_feasible(score, model.probability(), model.candidates(np.arange(len(SPACE))))
-    assert scorer.slo_met[first]
+    assert met[first]
 
 
 def test_one_measurement_of_an_exact_multiple_fixes_the_scale_and_a_second_the_shape():
     limits = Constraints(latency_p99_ms=percentile_limit(TARGET, 50))
-    met = Scorer(TARGET, limits).slo_met
+    met = slo_met(TARGET, limits)
     model = FeasibilityModel(SourceMeasurements.from_traces(SOURCES), limits)
     latency = np.array([m["latency_p99_ms"] for m in mean_metrics(TARGET)])
     clear = (latency < limits.latency_p99_ms / 1.2) | (latency > limits.latency_p99_ms * 1.2)
@@ -137,7 +136,7 @@ def test_feasibility_probabilities_are_calibrated_on_held_out_sources(measured):
             for index in rng.choice(np.flatnonzero(target.feasible), measured, replace=False):
                 model.observe(int(index), {"latency_p99_ms": target.value("latency_p99_ms", int(index), 0)})
             predicted.append(model.probability()[target.feasible])
-            happened.append(Scorer(target, limits).slo_met[target.feasible])
+            happened.append(slo_met(target, limits)[target.feasible])
     p, y = np.concatenate(predicted), np.concatenate(happened)
     bins = np.minimum((p * 5).astype(int), 4)
     checked = 0
@@ -161,21 +160,14 @@ def switched_searcher(method: str, slo: str = "feasibility"):
 
 
 def searched(searcher, limits: Constraints, trials: int, seed: int = 0) -> list:
-    """The observations of one search of TARGET under `limits` (the loop of `harness.search.run_search`, with the
-    limits handed to `start` as the SLO contract does)."""
-    oracle = Oracle(TARGET, seed, constraints=limits)
-    searcher.start(SPACE, seed, trials, limits)
-    observations = []
-    for _ in range(trials):
-        observations.append(oracle.trial(searcher.ask()))
-        searcher.tell(observations[-1])
-    return observations
+    """The judged observations of one replayed search of TARGET under `limits` (`harness.job.replay_search`)."""
+    return [record.observation for record in replay_search(searcher, TARGET, seed, trials, limits)]
 
 
 @pytest.mark.parametrize("method", SWITCHED)
 def test_every_switched_method_starts_with_a_trial_that_meets_the_slo(method):
     limits = Constraints(latency_p99_ms=percentile_limit(TARGET, 25))
-    met = Scorer(TARGET, limits).slo_met
+    met = slo_met(TARGET, limits)
     for seed in range(3):
         first = searched(switched_searcher(method), limits, 1, seed)[0]
         assert met[first.index] and first.slo_met

@@ -15,7 +15,7 @@ from hydra.errors import ConfigCompositionException
 from harness.config import ConfigError
 from harness.paths import TRACES_DIR
 from harness.results import read_job
-from harness.run import JobError, compose_run, run_job
+from harness.job import JobError, check_job, compose_run, run_job
 
 ROOT = Path(__file__).resolve().parents[2]
 SIM = TRACES_DIR / "sim-v1"
@@ -27,44 +27,44 @@ def config(results, *overrides):
 
 
 def test_same_settings_reuse_the_job_and_other_settings_are_refused_with_what_differs(tmp_path):
-    folder = run_job(config(tmp_path, "trials=5"))
+    folder = run_job(check_job(config(tmp_path, "trials=5")))
     before = (folder / "trials.jsonl").read_bytes()
-    assert run_job(config(tmp_path, "trials=5")) == folder  # same identity: reused
+    assert run_job(check_job(config(tmp_path, "trials=5"))) == folder  # same identity: reused
     with pytest.raises(JobError, match=r"other settings \(trials: 5 -> 8\): rerun=true"):
-        run_job(config(tmp_path, "trials=8"))
+        run_job(check_job(config(tmp_path, "trials=8")))
     with pytest.raises(JobError, match=r"split.name: \"paper\" -> \"measured_cpu\".*split.source"):
-        run_job(config(tmp_path, "trials=5", "split=measured_cpu"))
+        run_job(check_job(config(tmp_path, "trials=5", "split=measured_cpu")))
     assert (folder / "trials.jsonl").read_bytes() == before  # nothing was touched
-    run_job(config(tmp_path, "trials=8", "rerun=true"))
+    run_job(check_job(config(tmp_path, "trials=8", "rerun=true")))
     job, records = read_job(folder)
     assert len(records) == 8 and job["identity"]["trials"] == 8
 
 
 def test_a_method_parameter_is_part_of_the_identity(tmp_path):
-    run_job(config(tmp_path, "trials=3", "method=optuna_tpe", "method.searcher.max_repeats=20"))
+    run_job(check_job(config(tmp_path, "trials=3", "method=optuna_tpe", "method.searcher.max_repeats=20")))
     with pytest.raises(JobError, match="method.searcher.max_repeats: 20 -> 21"):
-        run_job(config(tmp_path, "trials=3", "method=optuna_tpe", "method.searcher.max_repeats=21"))
+        run_job(check_job(config(tmp_path, "trials=3", "method=optuna_tpe", "method.searcher.max_repeats=21")))
 
 
 def test_a_job_from_an_older_version_without_identity_is_not_reused(tmp_path):
-    folder = run_job(config(tmp_path, "trials=3"))
+    folder = run_job(check_job(config(tmp_path, "trials=3")))
     job_file = folder / "job.json"
     job = json.loads(job_file.read_text())
     del job["identity"]
     job_file.write_text(json.dumps(job))
     with pytest.raises(JobError, match="records no identity"):
-        run_job(config(tmp_path, "trials=3"))
+        run_job(check_job(config(tmp_path, "trials=3")))
 
 
 def test_a_job_finished_by_other_code_is_not_reused(tmp_path, monkeypatch):
     """The code that makes the records is part of the identity (`harness.knowledge.code_version`)."""
-    import harness.run
+    import harness.job
 
-    folder = run_job(config(tmp_path, "trials=3"))
+    folder = run_job(check_job(config(tmp_path, "trials=3")))
     code = json.loads((folder / "job.json").read_text())["identity"]["code"]
-    monkeypatch.setattr(harness.run, "code_version", lambda searcher: "edited")
+    monkeypatch.setattr(harness.job, "code_version", lambda searcher: "edited")
     with pytest.raises(JobError, match=rf"other settings \(code: \"{re.escape(code)}\" -> \"edited\"\)"):
-        run_job(config(tmp_path, "trials=3"))
+        run_job(check_job(config(tmp_path, "trials=3")))
 
 
 @pytest.mark.parametrize("override, message", [
@@ -75,7 +75,7 @@ def test_a_job_finished_by_other_code_is_not_reused(tmp_path, monkeypatch):
 ])
 def test_bad_values_are_refused_before_any_write(tmp_path, override, message):
     with pytest.raises(ConfigError, match=message):
-        run_job(config(tmp_path / "results", override))
+        run_job(check_job(config(tmp_path / "results", override)))
     assert not (tmp_path / "results").exists()
 
 
@@ -87,11 +87,11 @@ def test_values_of_the_wrong_type_are_refused_by_the_schema(override):
 
 def test_a_searcher_that_refuses_its_parameters_is_one_line_before_any_write(tmp_path):
     with pytest.raises(JobError, match="method 'random' .*unexpected keyword argument 'foo'|takes no arguments"):
-        run_job(config(tmp_path / "results", "+method.searcher.foo=1"))
+        run_job(check_job(config(tmp_path / "results", "+method.searcher.foo=1")))
     # a constructor raising ValueError (here harness.space.Knob refusing an empty value list) reaches the user too
     with pytest.raises(JobError, match="knob 'x' has no values"):
-        run_job(config(tmp_path / "results", "method.searcher._target_=harness.space.Knob",
-                       "+method.searcher.name=x", "+method.searcher.values=[]"))
+        run_job(check_job(config(tmp_path / "results", "method.searcher._target_=harness.space.Knob",
+                       "+method.searcher.name=x", "+method.searcher.values=[]")))
     assert not (tmp_path / "results").exists()
 
 

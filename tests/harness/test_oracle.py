@@ -6,7 +6,8 @@ import pytest
 
 from baselines.random_search import RandomSearch
 from harness.oracle import Oracle, Scorer
-from harness.search import Searcher, run_search
+from harness.search import Searcher
+from harness.job import replay_search
 from harness.traces import Trace
 
 
@@ -91,7 +92,7 @@ def reachable(roots):
 def test_searcher_cannot_reach_the_trace_or_the_optimum(small_space, make_trace):
     trace = make_trace(small_space, peak, reps=2, noise=0.1)
     spy = Spy()
-    records = list(run_search(spy, trace, seed=0, trials=5))
+    records = list(replay_search(spy, trace, seed=0, trials=5))
     assert len(records) == 5 and len(spy.received) == 6
     for obj in reachable(spy.received):
         assert not isinstance(obj, (Trace, Oracle, Scorer, pd.DataFrame))
@@ -104,11 +105,11 @@ def test_loop_refuses_a_repeated_proposal(small_space, make_trace):
             return self.space_.config(0)
 
     with pytest.raises(RuntimeError, match="proposed configuration .* twice"):
-        list(run_search(Stubborn(), make_trace(small_space, peak), seed=0, trials=2))
+        list(replay_search(Stubborn(), make_trace(small_space, peak), seed=0, trials=2))
 
 
 def test_random_search_visits_everything_once_and_ends_at_the_optimum(small_space, make_trace):
-    records = list(run_search(RandomSearch(), make_trace(small_space, peak), seed=1, trials=len(small_space)))
+    records = list(replay_search(RandomSearch(), make_trace(small_space, peak), seed=1, trials=len(small_space)))
     assert sorted(r.index for r in records) == list(range(len(small_space)))
     assert records[-1].accuracy == 1.0
     accuracies = [r.accuracy for r in records]

@@ -22,7 +22,7 @@ def test_configs_are_found_where_the_package_is():
 
 KEY_OF_EACH_APP = {"run": "target: vgg16", "sweep": "methods:", "report": "path_knobs:", "simulate": "reps:",
                    "collect": "backend: cpu", "import-release": "src:", "import-table": "operators:",
-                   "export": "format: csv", "tune": "knowledge: ???"}
+                   "export": "format: csv", "tune": "knowledge: ???", "hpo": "budget: 8", "worlds": "worlds:"}
 
 
 @pytest.mark.parametrize("command", list(cli.COMMANDS))

@@ -15,8 +15,8 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def results(release_set, tmp_path_factory):
     folder = tmp_path_factory.mktemp("results")
-    jobs, _ = plan(["random"], ["roberta", "vgg16"], 2, str(folder), [f"traces.path={release_set.path}",
-                                                                      "trials=16"])
+    jobs = plan(["random"], ["roberta", "vgg16"], 2, str(folder), [f"traces.path={release_set.path}",
+                                                                   "trials=16"])
     run_sweep(jobs, 1)
     return folder
 

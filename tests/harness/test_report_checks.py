@@ -11,7 +11,7 @@ from harness.config import ConfigError
 from harness.paths import TRACES_DIR
 from harness.report import report
 from harness.results import ResultsError
-from harness.run import compose_run, run_job
+from harness.job import check_job, compose_run, run_job
 
 ROOT = Path(__file__).resolve().parents[2]
 SIM = TRACES_DIR / "sim-v1"
@@ -19,8 +19,8 @@ SIM = TRACES_DIR / "sim-v1"
 
 def run(results, traces=SIM, **keys):
     keys = {"target": "gru", "trials": 4, **keys}
-    return run_job(compose_run([f"traces.path={traces}", f"results_dir={results}", "verbose=false",
-                                *(f"{k}={v}" for k, v in keys.items())]))
+    return run_job(check_job(compose_run([f"traces.path={traces}", f"results_dir={results}", "verbose=false",
+                                *(f"{k}={v}" for k, v in keys.items())])))
 
 
 @pytest.fixture(scope="module")

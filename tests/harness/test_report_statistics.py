@@ -9,8 +9,8 @@ from harness.sweep import plan, run_sweep
 
 
 def test_the_report_states_the_protocol_and_the_significance(tmp_path):
-    jobs, _ = plan(["random", "source_best", "ernest"], None, 4, str(tmp_path),
-                   ["traces=measured_cpu", "split=measured_cpu", "trials=8"])
+    jobs = plan(["random", "source_best", "ernest"], None, 4, str(tmp_path),
+                ["traces=measured_cpu", "split=measured_cpu", "trials=8"])
     run_sweep(jobs, 1)
     written = report(tmp_path, tmp_path / "report", path_model="mobilenet-v2", path_knobs=("cpu_cores", "batch_size"))
     text = (tmp_path / "report" / "summary.md").read_text()

@@ -19,8 +19,8 @@ from omegaconf import OmegaConf
 
 from harness.knowledge import select_knowledge
 from harness.paths import CONF_DIR, TRACES_DIR
-from harness.run import compose_run
-from harness.search import Knowledge, Searcher, StatefulSearcher, TransferSearcher, run_search
+from harness.job import compose_run, replay_search
+from harness.search import Knowledge, Searcher, StatefulSearcher, TransferSearcher
 from harness.traces import TraceSet
 
 METHODS = sorted(p.stem for p in (CONF_DIR / "method").glob("*.yaml"))
@@ -113,7 +113,7 @@ def test_no_searcher_reads_a_file_or_learns_the_target_name(method, sim, request
     request.getfixturevalue("no_file_access")  # from here on, every file read raises
     if isinstance(searcher, TransferSearcher):
         searcher.fit(knowledge)
-    records = list(run_search(searcher, target, seed=0, trials=3))
+    records = list(replay_search(searcher, target, seed=0, trials=3))
     assert len(records) == 3
     assert TARGET not in set(strings_in(searcher))
 
@@ -158,7 +158,7 @@ def test_a_budget_beyond_the_space_is_refused_before_any_trial(small_space, make
 
     trace = make_trace(small_space, lambda c: c["batch"])
     with pytest.raises(ValueError, match="trials=61 is not allowed"):
-        next(run_search(RandomSearch(), trace, seed=0, trials=61))
+        next(replay_search(RandomSearch(), trace, seed=0, trials=61))
 
 
 @pytest.mark.parametrize("method", [m for m in METHODS if not m.startswith("falcon_")
@@ -169,3 +169,42 @@ def test_bad_constructor_parameters_get_one_line_naming_them(method):
     cfg = compose_run([f"method={method}", f"method.searcher.{name}=-1"])
     with pytest.raises(Exception, match=f"{name}=-1 is not allowed"):
         instantiate(cfg.method.searcher)
+
+
+def test_parameters_are_checked_for_every_searcher_made_without_the_class_calling_the_check():
+    from harness.search import Interval
+
+    class Forgetful(Searcher):  # never calls check_parameters itself
+        name = "forgetful"
+        parameter_constraints = {"step": Interval(int, 1, None)}
+
+        def __init__(self, step: int = 1):
+            self.step = step
+
+        def ask(self):
+            return self.space_.config(int(self.untried()[0]))
+
+    Forgetful(step=2)
+    with pytest.raises(ValueError, match=r"forgetful: parameter step=0 is not allowed; expected an integer in \[1"):
+        Forgetful(step=0)
+
+
+def test_a_searcher_is_told_the_searchs_constraints_when_it_begins(sim):
+    from harness.slo import Constraints, percentile_limit
+
+    traces, _ = sim
+    target = traces.load(TARGET)
+    limits = Constraints(latency_p99_ms=percentile_limit(target, 50))
+    seen = []
+
+    class Listening(Searcher):
+        def start(self, space, seed, budget):
+            super().start(space, seed, budget)
+            seen.append(self.constraints_)
+
+        def ask(self):
+            return self.space_.config(int(self.untried()[0]))
+
+    list(replay_search(Listening(), target, seed=0, trials=2, constraints=limits))
+    list(replay_search(Listening(), target, seed=0, trials=2))
+    assert seen == [limits, Constraints()]

@@ -14,15 +14,17 @@ import pytest
 from hydra.utils import instantiate
 
 from baselines.random_search import RandomSearch
-from harness.config import check_constraints, check_run
-from harness.constraints import ConstraintError, Constraints
+from harness.config import check_run
+from harness.slo import (ConstraintError, Constraints, check_slo, constrained_objective, percentile_limit, ruled_out,
+                         slo_met)
 from harness.knowledge import select_knowledge
-from harness.oracle import Oracle, Scorer, percentile_limit
+from harness.oracle import Oracle, Scorer
 from harness.paths import CONF_DIR, TRACES_DIR
 from harness.report import report
 from harness.results import ResultsError, read_job
-from harness.run import JobError, compose_run, run_job
-from harness.search import Searcher, TransferSearcher, run_search
+from harness.job import JobError, check_job, compose_run, run_job
+from harness.search import Searcher, TransferSearcher
+from harness.job import replay_search
 from harness.space import Knob, SearchSpace
 from harness.sweep import plan, run_sweep, status
 from harness.traces import Trace, TraceSet
@@ -72,48 +74,48 @@ def test_the_scorer_optimum_is_the_best_configuration_that_meets_the_slo():
     assert SPACE.config(bound.optimum_index) == CONSTRAINED_BEST and bound.optimum == 8.0
     assert bound.accuracy(UNCONSTRAINED_BEST) == 0.0 and free.accuracy(UNCONSTRAINED_BEST) == 1.0
     assert bound.accuracy(CONSTRAINED_BEST) == 1.0
-    assert bound.ruled_out == pytest.approx(4 / 10)  # batches 8 and 16, at both core counts
+    assert ruled_out(trace, LIMIT) == pytest.approx(4 / 10)  # batches 8 and 16, at both core counts
 
 
 def test_a_constrained_search_never_gets_credit_for_the_unconstrained_optimum():
     trace = slo_trace()
     order = [UNCONSTRAINED_BEST, {"cores": 1, "batch": 2}, CONSTRAINED_BEST, {"cores": 1, "batch": 16}]
     # a searcher that keeps recommending the unconstrained optimum scores 0 at every trial under the SLO ...
-    stubborn = list(run_search(Scripted(order, recommend_first=True), trace, seed=0, trials=4, constraints=LIMIT))
+    stubborn = list(replay_search(Scripted(order, recommend_first=True), trace, seed=0, trials=4, constraints=LIMIT))
     assert [r.accuracy for r in stubborn] == [0.0] * 4
     assert [r.to_dict()["slo_met"] for r in stubborn] == [False, True, True, False]
     assert stubborn[0].objective == 0.0 and stubborn[0].to_dict()["slo_misses"] == ["latency_p99_ms 160 > 50"]
     # ... and full credit without it
-    assert [r.accuracy for r in run_search(Scripted(order, recommend_first=True), trace, 0, 4)] == [1.0] * 4
+    assert [r.accuracy for r in replay_search(Scripted(order, recommend_first=True), trace, 0, 4)] == [1.0] * 4
     # the generic rule: the miss is worth 0, so the recommendation moves to what meets the SLO
-    records = list(run_search(Scripted(order), trace, seed=0, trials=4, constraints=LIMIT))
+    records = list(replay_search(Scripted(order), trace, seed=0, trials=4, constraints=LIMIT))
     assert [r.recommended for r in records] == [UNCONSTRAINED_BEST, {"cores": 1, "batch": 2}] + [CONSTRAINED_BEST] * 2
     assert [r.accuracy for r in records] == [0.0, 0.25, 1.0, 1.0]
     # an exhaustive search ends on the constrained optimum
-    last = list(run_search(RandomSearch(), trace, seed=3, trials=len(SPACE), constraints=LIMIT))[-1]
+    last = list(replay_search(RandomSearch(), trace, seed=3, trials=len(SPACE), constraints=LIMIT))[-1]
     assert last.recommended == CONSTRAINED_BEST and last.accuracy == 1.0
 
 
-def test_the_oracle_judges_each_repetition_and_the_scorer_the_mean():
+def test_each_repetition_is_judged_and_the_scorer_judges_the_mean():
     trace = slo_trace({(1, 4): (40.0, 60.0, 45.0)}, reps=3)  # mean 48.3 ms: meets 50 ms on average
-    oracle = Oracle(trace, seed=0, constraints=LIMIT)
+    oracle = Oracle(trace, seed=0)
     seen = {}
-    for _ in range(3):
+    for _ in range(3):  # the loop judges every trial (one repetition) with the one rule
         obs = oracle.trial({"cores": 1, "batch": 4})
-        seen[obs.metrics["latency_p99_ms"]] = obs
+        seen[obs.metrics["latency_p99_ms"]] = (obs, *LIMIT.judge(obs.objective, obs.metrics))
     assert sorted(seen) == [40.0, 45.0, 60.0]
-    missed = seen[60.0]
-    assert missed.objective == 0.0 and missed.feasible and missed.slo_misses == ("latency_p99_ms 60 > 50",)
+    missed, objective, misses = seen[60.0]
+    assert objective == 0.0 and missed.feasible and misses == ("latency_p99_ms 60 > 50",)
     assert missed.metrics["rps"] == 400.0  # what was measured is kept
-    assert all(seen[v].objective == 4.0 and seen[v].slo_met for v in (40.0, 45.0))
+    assert all(seen[v][1] == 4.0 and seen[v][2] == () for v in (40.0, 45.0))
     scorer, near_the_limit = Scorer(trace, LIMIT), {"cores": 1, "batch": 4}
-    assert scorer.slo_met[SPACE.index(near_the_limit)] and scorer.true_objective(near_the_limit) == 4
-    assert Oracle(trace, seed=0).trial({"cores": 1, "batch": 16}).slo_misses == ()  # no constraints, no misses
+    assert slo_met(trace, LIMIT)[SPACE.index(near_the_limit)] and scorer.true_objective(near_the_limit) == 4
+    assert Oracle(trace, seed=0).trial({"cores": 1, "batch": 16}).slo_misses == ()  # the oracle never judges
 
 
 def test_a_trace_that_cannot_judge_or_meet_the_slo_is_refused(make_trace, small_space):
     no_latency = make_trace(small_space, lambda c: c["batch"])
-    for build in (lambda: Oracle(no_latency, 0, constraints=LIMIT), lambda: Scorer(no_latency, LIMIT)):
+    for build in (lambda: constrained_objective(no_latency, LIMIT), lambda: Scorer(no_latency, LIMIT)):
         with pytest.raises(ConstraintError, match="constraints.latency_p99_ms cannot be judged: trace 'synthetic'"):
             build()
     with pytest.raises(ConstraintError, match="latency_p99_percentile cannot be resolved: trace 'synthetic'"):
@@ -126,7 +128,7 @@ def test_the_percentile_limit_is_of_the_targets_own_feasible_latencies():
     trace = slo_trace()
     latencies = 10.0 * np.array([c["batch"] for c in SPACE])
     assert percentile_limit(trace, 50) == np.percentile(latencies, 50) == 40.0
-    assert Scorer(trace, Constraints(latency_p99_ms=percentile_limit(trace, 50))).ruled_out == pytest.approx(0.4)
+    assert ruled_out(trace, Constraints(latency_p99_ms=percentile_limit(trace, 50))) == pytest.approx(0.4)
 
 
 @pytest.mark.parametrize("node, message", [
@@ -139,7 +141,7 @@ def test_the_percentile_limit_is_of_the_targets_own_feasible_latencies():
 ])
 def test_bad_constraint_nodes_are_refused_with_one_line(node, message):
     with pytest.raises(ConstraintError, match=message) as e:
-        check_constraints(node)
+        check_slo(node)
     assert "\n" not in str(e.value)
 
 
@@ -147,12 +149,12 @@ def test_composed_constraints_are_checked_before_any_write(tmp_path):
     with pytest.raises(ConstraintError, match="constraints.min_rps=-1.0 is not allowed"):
         check_run(compose_run(["constraints.min_rps=-1"]))
     with pytest.raises(ConstraintError, match="no feasible configuration of trace 'gru' meets"):
-        run_job(compose_run([f"traces.path={SIM}", f"results_dir={tmp_path / 'r'}", "target=gru", "trials=2",
-                             "verbose=false", "constraints.latency_p99_ms=0.001"]))
+        run_job(check_job(compose_run([f"traces.path={SIM}", f"results_dir={tmp_path / 'r'}", "target=gru", "trials=2",
+                             "verbose=false", "constraints.latency_p99_ms=0.001"])))
     assert not (tmp_path / "r").exists()
 
 
-@pytest.mark.parametrize("app", ["harness.run", "harness.sweep", "harness.tune_methods", "harness.worlds"])
+@pytest.mark.parametrize("app", ["harness.run", "harness.sweep", "harness.hpo.__main__", "harness.worlds"])
 @pytest.mark.parametrize("override, message", [
     ("constraints.min_rps=-1", "constraints.min_rps=-1 is not allowed: use a finite number > 0"),
     ("constraints.foo=1", "constraints.foo is not a constraint; allowed:"),
@@ -178,23 +180,23 @@ def config(results, *overrides):
 
 
 def test_constraints_are_part_of_the_job_identity_and_recorded(tmp_path):
-    run_job(config(tmp_path))  # unconstrained: records without SLO fields
+    run_job(check_job(config(tmp_path)))  # unconstrained: records without SLO fields
     with pytest.raises(JobError, match=r"constraints.latency_p99_ms: <unset> -> \d"):
-        run_job(config(tmp_path, "constraints.latency_p99_percentile=50"))
-    folder = run_job(config(tmp_path, "constraints.latency_p99_percentile=50", "rerun=true"))
+        run_job(check_job(config(tmp_path, "constraints.latency_p99_percentile=50")))
+    folder = run_job(check_job(config(tmp_path, "constraints.latency_p99_percentile=50", "rerun=true")))
     job, records = read_job(folder)
     limit = job["identity"]["constraints"]["latency_p99_ms"]
     assert job["identity"]["constraints"]["latency_p99_percentile"] == 50.0
     assert job["slo"]["constraints"]["latency_p99_ms"] == limit and 0.3 < job["slo"]["ruled_out"] < 0.7
     assert all(set(r["slo_misses"]) == set() if r["slo_met"] else r["objective"] == 0 for r in records)
-    assert run_job(config(tmp_path, "constraints.latency_p99_percentile=50")) == folder  # same identity: reused
+    assert run_job(check_job(config(tmp_path, "constraints.latency_p99_percentile=50"))) == folder  # same identity: reused
     with pytest.raises(JobError, match=re.escape(f"constraints.latency_p99_ms: {limit} -> {2 * limit}")):
-        run_job(config(tmp_path, f"constraints.latency_p99_ms={2 * limit}"))
+        run_job(check_job(config(tmp_path, f"constraints.latency_p99_ms={2 * limit}")))
 
 
 def test_sweep_status_shows_a_constraints_change(tmp_path):
     def jobs(*overrides):
-        return plan(["random"], ["gru"], 1, str(tmp_path), [f"traces.path={SIM}", "trials=3", *overrides])[0]
+        return plan(["random"], ["gru"], 1, str(tmp_path), [f"traces.path={SIM}", "trials=3", *overrides])
 
     run_sweep(jobs("constraints.min_rps=1"), 1)
     assert status(jobs("constraints.min_rps=1")) == []
@@ -226,7 +228,7 @@ def test_no_method_recommends_a_miss_once_it_observed_a_configuration_that_meets
     searcher = instantiate(cfg.method.searcher)
     if isinstance(searcher, TransferSearcher):
         searcher.fit(select_knowledge(traces, sources, TARGET, cfg.method.get("protocol", "strict")))
-    records = list(run_search(searcher, target, seed=0, trials=12, constraints=limits))
+    records = list(replay_search(searcher, target, seed=0, trials=12, constraints=limits))
     met = set()
     for r in records:
         if r.to_dict()["slo_met"]:
@@ -240,9 +242,9 @@ def test_no_method_recommends_a_miss_once_it_observed_a_configuration_that_meets
 def test_the_report_adds_an_slo_section_from_the_constrained_runs(tmp_path):
     main, slo = tmp_path / "main", tmp_path / "main" / "slo"
     keys = [f"traces.path={SIM}", "trials=6"]
-    run_sweep(plan(["random", "source_best"], ["gru", "vgg16"], 2, str(main), keys)[0], 1)
+    run_sweep(plan(["random", "source_best"], ["gru", "vgg16"], 2, str(main), keys), 1)
     run_sweep(plan(["random", "source_best"], ["gru", "vgg16"], 2, str(slo),
-                   [*keys, "constraints.latency_p99_percentile=50"])[0], 1)
+                   [*keys, "constraints.latency_p99_percentile=50"]), 1)
     report(main, tmp_path / "out", path_knobs=("cpu_cores", "batch_size"), slo_results_dir=slo)
     text = (tmp_path / "out" / "summary.md").read_text()
     section = text[text.index("## SLO scenario"):]
@@ -275,7 +277,7 @@ def test_the_worlds_study_runs_every_world_under_its_constraints(tmp_path):
 
 
 def test_tuning_under_constraints_scores_constrained_searches_and_needs_its_own_out():
-    from harness.tune_methods import Protocol, TuningError, check, tune_method
+    from harness.hpo.protocol import HPOProtocol as Protocol, TuningError, check, tune_method
 
     split = ["split.source=[resnet-152,densenet-121,wgan,dcgan]"]
     tiny = Protocol(budget=1, folds=2, seeds=1, trials=3, seed=0)

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from harness.report import report
-from harness.run import check_job
 from harness.sweep import plan, run_sweep, status
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -17,9 +16,9 @@ TARGETS = ["vgg16", "gru", "roberta"]
 
 
 def sweep(release_set, results, n_jobs):
-    jobs, traces = plan(["random"], TARGETS, 3, str(results), [f"traces.path={release_set.path}", "trials=8"])
+    jobs = plan(["random"], TARGETS, 3, str(results), [f"traces.path={release_set.path}", "trials=8"])
     run_sweep(jobs, n_jobs)
-    return jobs, traces
+    return jobs
 
 
 def without_timing(summary):
@@ -40,11 +39,11 @@ def test_serial_and_parallel_sweeps_give_identical_summaries(release_set, tmp_pa
 
 
 def test_status_names_missing_and_broken_jobs(release_set, tmp_path):
-    jobs, _ = sweep(release_set, tmp_path, 1)
+    jobs = sweep(release_set, tmp_path, 1)
     assert status(jobs) == []
-    broken = check_job(jobs[4].config)[1] / "trials.jsonl"
+    broken = jobs[4].folder / "trials.jsonl"
     broken.write_text(broken.read_text()[:-40])
-    (check_job(jobs[7].config)[1] / "job.json").unlink()
+    (jobs[7].folder / "job.json").unlink()
     problems = status(jobs)
     assert len(problems) == 2
     assert "trials.jsonl" in problems[0] and "job.json: missing" in problems[1]

@@ -9,16 +9,15 @@ import pytest
 
 from harness.config import ConfigError, check_sweep
 from harness.paths import TRACES_DIR
-from harness.run import JobError
-from harness.sweep import plan, preflight, run_sweep, status
+from harness.job import JobError
+from harness.sweep import plan, run_sweep, status
 
 ROOT = Path(__file__).resolve().parents[2]
 SIM = TRACES_DIR / "sim-v1"
 
 
 def jobs_of(results, trials, seeds=2):
-    jobs, _ = plan(["random"], ["gru"], seeds, str(results), [f"traces.path={SIM}", f"trials={trials}"])
-    return jobs
+    return plan(["random"], ["gru"], seeds, str(results), [f"traces.path={SIM}", f"trials={trials}"])
 
 
 def test_more_trials_is_not_all_finished_and_is_refused_before_any_work(tmp_path):
@@ -28,7 +27,7 @@ def test_more_trials_is_not_all_finished_and_is_refused_before_any_work(tmp_path
     assert len(problems) == 2 and all("finished under other settings (trials: 5 -> 30)" in p for p in problems)
     finished = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*.json*")}
     with pytest.raises(JobError, match=r"trials: 5 -> 30\): rerun=true"):
-        preflight(jobs_of(tmp_path, 30))
+        run_sweep(jobs_of(tmp_path, 30), 1)
     assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*.json*")} == finished
     missing = status(jobs_of(tmp_path, 5, seeds=3))  # the sweep asked for, not a default plan
     assert len(missing) == 1 and "seed=2" in missing[0] and "missing" in missing[0]

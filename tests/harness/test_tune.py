@@ -18,15 +18,17 @@ import pandas as pd
 import pytest
 
 from harness import cli
+from harness import live as live_module
 from harness import tune as tune_module
 from harness.collect.backends import make_backend
 from harness.collect.collector import Settings, measure_configuration
 from harness.collect.journal import CollectError, CollectLock, Journal
 from harness.config import ConfigError, TuneConf
-from harness.constraints import ConstraintError
-from harness.run import JobError
+from harness.slo import ConstraintError
+from harness.job import JobError
 from harness.space import Knob, SearchSpace, load_space
 from harness.traces import Trace, TraceSet, write_trace_set
+from harness.live import JournalMismatch
 from harness.tune import Tune, TuneError, compose_tune
 from tests.conftest import kill_when
 
@@ -97,7 +99,7 @@ def stand_in(monkeypatch, measured):
         asked.append(SPACE.index(config))
         return json.loads(json.dumps(measured[SPACE.index(config)]))
 
-    monkeypatch.setattr(tune_module, "measure_configuration", fake)
+    monkeypatch.setattr(live_module, "measure_configuration", fake)
     return asked
 
 
@@ -107,7 +109,7 @@ def no_measuring(monkeypatch):
     def refuse(*args):
         raise AssertionError(f"measured {args[2]}")
 
-    monkeypatch.setattr(tune_module, "measure_configuration", refuse)
+    monkeypatch.setattr(live_module, "measure_configuration", refuse)
 
 
 def overrides(knowledge: Path, out: Path, *extra: str) -> list[str]:
@@ -237,7 +239,7 @@ def test_a_journal_the_searcher_does_not_reproduce_is_refused(tmp_path, tiny_mod
     record.update(index=other, config=SPACE.config(other))
     lines[first] = json.dumps(record, sort_keys=True) + "\n"
     path.write_text("".join(lines))
-    with pytest.raises(TuneError, match="trial 1 measured .* but the searcher now proposes"):
+    with pytest.raises(JournalMismatch, match="trial 1 measured .* but the searcher now proposes"):
         tune(knowledge, out, "method=random", "trials=3")
 
 
@@ -247,7 +249,7 @@ def test_a_journal_the_searcher_does_not_reproduce_is_refused(tmp_path, tiny_mod
     (["seed=-1"], ConfigError, "seed=-1: must be a whole number >= 0"),
     (["settings.reps=abc"], ConfigError, "settings.reps='abc': must be int"),
     (["settings.measure_s=[1]"], ConfigError, "settings.measure_s=\\[1\\]: must be a number"),
-    (["constraints.min_rps=-1"], ConstraintError, r"constraints.min_rps=-1 is not allowed"),
+    (["constraints.min_rps=-1"], ConstraintError, r"constraints.min_rps=-1(\.0)? is not allowed"),
     (["+constraints.p50=3"], ConstraintError, r"constraints.p50 is not a constraint"),
     (["model=nope"], TuneError, "model=nope: unknown model 'nope'; known models:"),
     (["method=falcon_authors"], TuneError, "protocol=authors"),
@@ -341,6 +343,7 @@ def test_sigkill_after_the_second_trial_then_restart_measures_every_configuratio
               lambda: (out / "journal.jsonl").exists() and len(config_records(out)) >= 2, "tune",
               cwd=ROOT, env=tiny_env())
     assert 2 <= len(config_records(out)) < 4
+    (out / "work" / "worker-killed").mkdir(exist_ok=True)  # what a worker killed with its tuner leaves, at least
 
     done = run_tune_cli(*args)
     assert done.returncode == 0, done.stderr
@@ -356,6 +359,7 @@ def test_sigkill_after_the_second_trial_then_restart_measures_every_configuratio
     assert {b: t["feasible"] for b, t in by_batch.items()} == {1: True, 2: True, 4: False, 8: False}
     assert by_batch[8]["reason"].startswith("worker crashed") and by_batch[4]["objective"] == 0
     assert summary["recommendation"]["config"]["batch_size"] in (1, 2)
+    assert not list((out / "work").glob("worker-*"))  # the killed worker's scratch is gone
 
 
 @pytest.mark.slow

@@ -1,10 +1,10 @@
-"""The one definition of an SLO miss (harness.constraints)."""
+"""The one definition of an SLO miss (harness.slo.Constraints)."""
 
 import math
 
 import pytest
 
-from harness.constraints import ConstraintError, Constraints
+from harness.slo import ConstraintError, Constraints, check_slo
 
 
 def test_no_limits_means_nothing_is_missed():
@@ -34,8 +34,9 @@ def test_bad_values_are_refused_with_one_line(value):
 
 def test_unknown_keys_and_unjudgeable_limits_are_refused():
     with pytest.raises(ConstraintError, match="constraints.p99 is not a constraint"):
-        Constraints.from_config({"p99": 3})
-    c = Constraints.from_config({"latency_p99_ms": 50, "min_rps": None})
+        check_slo({"p99": 3})
+    c, percentile = check_slo({"latency_p99_ms": 50, "min_rps": None})
+    assert percentile is None
     assert c.to_dict() == {"latency_p99_ms": 50.0, "min_rps": None, "max_usd_per_h": None}
     c.require({"rps", "latency_p99_ms"}, "trace x")
     with pytest.raises(ConstraintError, match="constraints.max_usd_per_h cannot be judged: trace x has no"):

@@ -1,4 +1,5 @@
-"""harness.tune_methods: one protocol for every method, reproducible, on source models only; harness.tuned."""
+"""harness.hpo: one hyperparameter-tuning protocol for every method, reproducible, on source models only; the
+tuned values runs apply (harness.hpo.tuned_values)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,9 @@ from omegaconf import OmegaConf
 import harness.traces
 from harness.paths import CONF_DIR
 from harness.results import read_job
-from harness.run import JobError, compose_run, run_job
-from harness.tune_methods import Protocol, TuningError, check, params_of, source_folds, tune_method, write_record
-from harness.tuned import apply_tuned, tuned_file
+from harness.job import JobError, check_job, compose_run, run_job
+from harness.hpo.protocol import HPOProtocol as Protocol, TuningError, check, params_of, source_folds, tune_method, write_record
+from harness.hpo.tuned_values import apply_tuned, tuned_file
 
 SOURCES = ["resnet-152", "densenet-121", "wgan", "dcgan"]
 SPLIT = [f"split.source=[{','.join(SOURCES)}]"]
@@ -100,7 +101,7 @@ def test_every_method_of_the_sweep_declares_a_valid_tuning_block():
         params_of(compose_run([f"method={method}"]).method)
 
 
-# -- applying tuned values (harness/tuned.py, harness/run.py) ---------------------------------------------------
+# -- applying tuned values (harness/hpo/tuned_values.py, harness/job.py) ---------------------------------------------------
 @pytest.fixture
 def tuned_root(tmp_path, tuned_twice):
     (record, _), _ = tuned_twice
@@ -112,8 +113,8 @@ def tuned_root(tmp_path, tuned_twice):
 def test_a_run_applies_the_tuned_values_and_records_them(tuned_root, tmp_path):
     root, record = tuned_root
     cfg = compose_run(["method=vesta", "target=vgg16", "trials=2", f"results_dir={tmp_path / 'r'}"])
-    with mock.patch("harness.run.apply_tuned", lambda c, s, d: apply_tuned(c, s, d, root)):
-        folder = run_job(cfg)
+    with mock.patch("harness.job.apply_tuned", lambda c, s, d: apply_tuned(c, s, d, root)):
+        folder = run_job(check_job(cfg))
     job, _ = read_job(folder)
     assert job["method_config"]["searcher"]["temperature"] == 0.5
     assert job["method_config"]["searcher"]["n_labels"] == 7
@@ -123,8 +124,8 @@ def test_a_run_applies_the_tuned_values_and_records_them(tuned_root, tmp_path):
 def test_tuned_false_keeps_the_configured_values(tuned_root, tmp_path):
     root, _ = tuned_root
     cfg = compose_run(["method=vesta", "target=vgg16", "trials=2", "tuned=false", f"results_dir={tmp_path}"])
-    with mock.patch("harness.run.apply_tuned", lambda c, s, d: apply_tuned(c, s, d, root)):
-        job, _ = read_job(run_job(cfg))
+    with mock.patch("harness.job.apply_tuned", lambda c, s, d: apply_tuned(c, s, d, root)):
+        job, _ = read_job(run_job(check_job(cfg)))
     assert job["method_config"]["searcher"]["temperature"] == 0.2 and "applied" not in job["method_config"]["tuning"]
 
 
@@ -145,7 +146,7 @@ def test_stale_or_leaking_tuned_values_are_refused(tmp_path):
         apply_tuned(compose_run(["method=vesta", "target=wgan"]), "sim-v1", "old", tmp_path)
     assert tuned_file("sim-v1", "vesta", tmp_path).is_file()
     cfg = compose_run(["method=vesta", "target=vgg16", f"results_dir={tmp_path / 'r'}"])
-    with mock.patch("harness.run.apply_tuned", lambda c, s, d: apply_tuned(c, s, d, tmp_path)), \
+    with mock.patch("harness.job.apply_tuned", lambda c, s, d: apply_tuned(c, s, d, tmp_path)), \
             pytest.raises(JobError, match="another version"):
-        run_job(cfg)
+        run_job(check_job(cfg))
     assert not (tmp_path / "r").exists()

@@ -1,6 +1,5 @@
-"""One tuning protocol for every method, on the trace set's source models only.
-
-    python -m harness.tune_methods traces=sim_v1 methods=[falcon,morphling,vesta] budget=8
+"""The hyperparameter-tuning protocol: one procedure and budget for every method, on the trace set's source
+models only (the app is `python -m harness.hpo`).
 
 Each method declares what it tunes in its config: a top-level `tuning: {params: {KEY: RANGE}}` block, KEY a
 dotted key of the method config (`searcher.cp`), RANGE `{low, high}` (floats; `log: true` for a log scale,
@@ -14,8 +13,9 @@ round-robin into `folds` groups; each group in turn plays the unseen targets whi
 the other groups; `folds` = number of sources is leave-one-source-out. The score is the mean over held-out
 models x `seeds` of the mean accuracy over t = 1..`trials`. Target models are never loaded.
 
-Writes `conf/method/tuned/<trace set>/<method>.yaml` (or under `out`): the chosen values, every trial's values and
-score, the protocol and the trace-set digest; runs and sweeps apply it (harness/tuned.py).
+`write_record` writes `conf/method/tuned/<trace set>/<method>.yaml` (or under `out`): the chosen values, every
+trial's values and score, the protocol and the trace-set digest; runs and sweeps apply it
+(`harness.hpo.tuned_values`).
 
 Under `constraints` (the run's SLO keys; a latency percentile resolves on each held-out source's own trace) every
 candidate is scored by constrained searches. Such values are tuned for that scenario, so they are written only
@@ -27,28 +27,22 @@ from __future__ import annotations
 
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import hydra
 import numpy as np
 import optuna
 from joblib import Parallel, delayed
-from hydra.core.config_store import ConfigStore
-from hydra.core.hydra_config import HydraConfig
-from hydra.utils import to_absolute_path
-from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
-from harness.config import ConstraintsConf, check_constraints, checked_entry_point
-from harness.constraints import ConstraintError
-from harness.paths import CONF_DIR, trace_set_path
+from harness.hpo.tuned_values import has_key, tuned_file
+from harness.job import compose_run, fit_searcher, make_searcher, replay_search
+from harness.paths import trace_set_path
 from harness.results import atomic_write_text
-from harness.run import compose_run, fit_searcher, make_searcher
-from harness.slo import job_slo
-from harness.search import TransferSearcher, run_search
+from harness.search import TransferSearcher
+from harness.slo import check_slo, resolve_slo
 from harness.traces import TraceSet
-from harness.tuned import TUNED_DIR, has_key, tuned_file
 
 
 class TuningError(ValueError):
@@ -56,7 +50,7 @@ class TuningError(ValueError):
 
 
 @dataclass
-class Protocol:
+class HPOProtocol:
     """How every candidate is scored; the same for every method."""
 
     budget: int = 8        # Optuna trials per method, the defaults included
@@ -72,21 +66,6 @@ class Protocol:
         if not 2 <= self.folds <= n_sources:
             raise TuningError(f"folds={self.folds}: must be between 2 and the number of source models "
                               f"({n_sources})")
-
-
-@dataclass
-class TuneMethodsConfig(Protocol):
-    """`python -m harness.tune_methods`: the protocol's keys and these; typed, so a wrong key or type is refused."""
-
-    traces: Any = MISSING    # conf/traces/<name>.yaml
-    split: Any = MISSING     # conf/split/<name>.yaml: only its source models are used
-    methods: list[str] = field(default_factory=lambda: ["falcon"])
-    n_jobs: int = 1          # folds scored in parallel worker processes
-    out: str | None = None   # null: conf/method/tuned
-    constraints: ConstraintsConf = field(default_factory=ConstraintsConf)  # the SLO the searches run under
-
-
-ConfigStore.instance().store(name="tune_methods_schema", node=TuneMethodsConfig)
 
 
 @dataclass(frozen=True)
@@ -161,7 +140,7 @@ def source_folds(sources: list[str], folds: int) -> list[list[str]]:
 
 
 def score_fold(method: str, overrides: list[str], values: dict, online: set[str], traces_path: str,
-               train: list[str], held_out: list[str], protocol: Protocol, fit_dir: str) -> list[float]:
+               train: list[str], held_out: list[str], protocol: HPOProtocol, fit_dir: str) -> list[float]:
     """Mean accuracy over t = 1..trials of every (held-out source, seed) search, fitted on `train` only.
 
     The fit goes through the run's JSON fit cache (in `fit_dir`), keyed by the method config without the `online`
@@ -172,22 +151,23 @@ def score_fold(method: str, overrides: list[str], values: dict, online: set[str]
     for model in held_out:
         cfg = compose_run([f"method={method}", f"target={model}", *overrides])
         cfg.split.source = train
-        constraints = job_slo(cfg, traces).constraints
+        constraints = resolve_slo(cfg.constraints, traces, model).constraints
         fit_cfg = cfg.copy()
         for key, value in values.items():
             OmegaConf.update(cfg.method, key, value, merge=False)
             if key not in online:
                 OmegaConf.update(fit_cfg.method, key, value, merge=False)
         for seed in range(protocol.seeds):
-            searcher = make_searcher(cfg)
+            searcher = make_searcher(cfg.method)
             if isinstance(searcher, TransferSearcher):
                 fit_searcher(searcher, fit_cfg, traces, Path(fit_dir))
-            curve = [r.accuracy for r in run_search(searcher, traces.load(model), seed, protocol.trials, constraints)]
+            curve = [r.accuracy for r in replay_search(searcher, traces.load(model), seed, protocol.trials,
+                                                       constraints)]
             scores.append(float(np.mean(curve)))
     return scores
 
 
-def check(methods: list[str], overrides: list[str], protocol: Protocol, out: str | None = None) -> None:
+def check(methods: list[str], overrides: list[str], protocol: HPOProtocol, out: str | None = None) -> None:
     """Refuse a bad protocol, `tuning:` block or constraints (for every source model) before anything is run."""
     if not methods:
         raise TuningError("methods=[]: name at least one method")
@@ -195,18 +175,17 @@ def check(methods: list[str], overrides: list[str], protocol: Protocol, out: str
         base = compose_run([f"method={method}", *overrides])
         protocol.check(len(base.split.source))
         params_of(base.method)
-    limits, percentile = check_constraints(base.constraints)
+    limits, percentile = check_slo(base.constraints)
     if limits.active or percentile is not None:
         if out is None:
             raise TuningError("tuning under constraints needs out=DIR: its values are for that scenario and must "
                               "not replace the unconstrained ones in conf/method/tuned")
         traces = TraceSet(trace_set_path(base.traces.path))
         for model in base.split.source:
-            base.target = model
-            job_slo(base, traces)
+            resolve_slo(base.constraints, traces, model)
 
 
-def tune_method(method: str, overrides: list[str], protocol: Protocol, n_jobs: int = 1) -> dict:
+def tune_method(method: str, overrides: list[str], protocol: HPOProtocol, n_jobs: int = 1) -> dict:
     """Tune one method; returns the record that `write_record` stores."""
     base = compose_run([f"method={method}", *overrides])
     traces = TraceSet(trace_set_path(base.traces.path))  # shipped sets are found from any folder
@@ -252,34 +231,8 @@ def tune_method(method: str, overrides: list[str], protocol: Protocol, n_jobs: i
 def write_record(record: dict, root: Path) -> Path:
     path = tuned_file(record["trace_set"], record["method"], root)
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = ("# Written by `python -m harness.tune_methods` (harness/tune_methods.py); applied by runs with "
+    text = ("# Written by `python -m harness.hpo` (harness/hpo/); applied by runs with "
             "tuned=true.\n# `seconds` is a measured time: the only field that differs between two runs.\n"
             + OmegaConf.to_yaml(OmegaConf.create(record)))
     atomic_write_text(path, text)
     return path
-
-
-@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="tune_methods")
-def hydra_main(cfg: DictConfig) -> None:
-    # the command line's traces/split choices, constraints and their overrides go to every composed run config
-    overrides = [o for o in HydraConfig.get().overrides.task if o.split("=")[0].lstrip("+~").split(".")[0]
-                 in ("traces", "split", "constraints")]
-    # ... and the user's config folders (their own methods), so that every fold's compose finds them too
-    overrides += [o for o in HydraConfig.get().overrides.hydra if o.startswith("hydra.searchpath=")]
-    protocol = Protocol(**{k: cfg[k] for k in Protocol.__dataclass_fields__})
-    root = Path(to_absolute_path(cfg.out)) if cfg.out else TUNED_DIR
-    try:
-        check(list(cfg.methods), overrides, protocol, cfg.out)
-    except (TuningError, ConstraintError) as e:
-        raise SystemExit(f"tune_methods: {e}") from None
-    for method in cfg.methods:
-        record = tune_method(method, overrides, protocol, cfg.n_jobs)
-        path = write_record(record, root)
-        print(f"{method}: {record['values'] or 'nothing to tune'} (score {record['best_objective']:.4f}, defaults "
-              f"{record['trials'][0]['objective']:.4f}; {record['seconds']:.0f} s) -> {path}")
-
-
-main = checked_entry_point("tune_methods", hydra_main)
-
-if __name__ == "__main__":
-    main()

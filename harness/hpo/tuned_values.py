@@ -1,4 +1,4 @@
-"""Tuned hyperparameters: where `harness.tune_methods` writes them and how a run applies them.
+"""Tuned hyperparameters: where `python -m harness.hpo` writes them and how a run applies them.
 
 `conf/method/tuned/<trace set>/<method>.yaml` holds the values chosen for one method on one trace set's source
 models (with the trial record and the trace-set digest they were chosen on). A run with `tuned=true` (the
@@ -54,7 +54,7 @@ def apply_tuned(cfg: DictConfig, trace_set: str, digest: str, root: Path = TUNED
     record = OmegaConf.load(path)
     if record.trace_set_digest != digest:
         raise TunedError(f"{path}: tuned on another version of trace set {trace_set!r} (digest "
-                         f"{str(record.trace_set_digest)[:12]}, now {digest[:12]}); rerun harness.tune_methods or "
+                         f"{str(record.trace_set_digest)[:12]}, now {digest[:12]}); rerun harness.hpo or "
                          "set tuned=false")
     if cfg.target in record.sources:
         raise TunedError(f"{path}: tuned with target model {cfg.target!r} among its source models; tune on a "
