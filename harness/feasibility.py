@@ -280,11 +280,12 @@ def proposable(model: FeasibilityModel | None, untried: np.ndarray, first: bool)
 
 
 def expected_best(history: Sequence, p_feasible: np.ndarray) -> int:
-    """The position in `history` (observations) of the trial to recommend under an SLO: the highest objective times
-    the probability that its configuration meets the SLO (a trial that met it in one repetition may still miss on
-    average; the objective of a miss is 0); ties: the earliest."""
-    value = [o.objective * float(p_feasible[o.index]) for o in history]
-    return max(range(len(history)), key=lambda i: (value[i], -i))
+    """The position in `history` (observations) of the trial to recommend under an SLO: among the trials that met it
+    (all, where none did), the highest objective times the probability that its configuration meets the SLO (a
+    trial that met it in one repetition may still miss on average); ties: the higher objective, then the earliest."""
+    met = [i for i, o in enumerate(history) if o.slo_met] or list(range(len(history)))
+    return max(met, key=lambda i: (history[i].objective * float(p_feasible[history[i].index]),
+                                   history[i].objective, -i))
 
 
 def constrained_ei(ei: np.ndarray, p_feasible: np.ndarray) -> np.ndarray:

@@ -72,3 +72,12 @@ def mean_ci(values: Sequence[float]) -> tuple[float, float, float]:
     if v.size == 0:
         return float("nan"), float("nan"), float("nan")
     return (float(v.mean()), *bootstrap_ci(v))
+
+
+def summarise_slo(runs: Sequence[dict[str, float]]) -> dict[str, tuple[float, float, float]]:
+    """Per score of `slo_scores` over runs: (mean, 95 % CI low, high); `trials_to_slo` over the runs that met the
+    SLO at all, plus `never_met`, the share of runs in which no trial met it."""
+    keys = [k for k in runs[0] if k == "trials_to_slo" or isinstance(runs[0][k], float)]
+    out = {k: mean_ci([r[k] for r in runs]) for k in keys}
+    out["never_met"] = mean_ci([float(np.isnan(r["trials_to_slo"])) for r in runs])
+    return out

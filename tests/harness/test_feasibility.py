@@ -13,7 +13,7 @@ from harness.feasibility import (FeasibilityModel, SourceMeasurements, constrain
 from harness.job import compose_run, replay_search
 from harness.paths import TRACES_DIR
 from harness.search import Knowledge
-from harness.slo import Constraints, mean_metrics, percentile_limit, slo_met
+from harness.slo import ConstraintError, Constraints, check_slo, mean_metrics, percentile_limit, slo_met
 from harness.space import Knob, SearchSpace
 from harness.traces import Trace, TraceSet
 
@@ -193,3 +193,55 @@ def test_without_constraints_the_switch_changes_nothing(method):
     runs = [[(o.index, o.objective) for o in searched(switched_searcher(method, slo), Constraints(), 8)]
             for slo in ("ignore", "feasibility")]
     assert runs[0] == runs[1]
+
+
+# -- bad limits are refused with one line before any work (the SLO module's checks; the cases issue 21 names) ---
+@pytest.mark.parametrize("node, message", [
+    ({"latency_p99_ms": float("nan")}, "constraints.latency_p99_ms=nan is not allowed"),
+    ({"max_usd_per_h": -2.0}, "constraints.max_usd_per_h=-2.0 is not allowed"),
+    ({"min_rps": float("inf")}, "constraints.min_rps=inf is not allowed"),
+    ({"latency_p99": 50}, "constraints.latency_p99 is not a constraint"),
+])
+def test_bad_limits_are_refused_with_one_line(node, message):
+    with pytest.raises(ConstraintError, match=message) as refused:
+        check_slo(node)
+    assert "\n" not in str(refused.value)
+
+
+def test_a_limit_no_configuration_can_meet_is_refused_before_any_search():
+    with pytest.raises(ConstraintError, match="no feasible configuration of trace 'target' meets") as refused:
+        list(replay_search(switched_searcher("falcon"), TARGET, 0, 3, Constraints(max_usd_per_h=0.1)))
+    assert "\n" not in str(refused.value)
+
+
+def test_slo_scores_of_a_search_and_their_summary():
+    from harness.metrics import slo_scores, summarise_slo
+
+    records = [{"accuracy": 0.0, "slo_met": False}, {"accuracy": 0.5, "slo_met": True},
+               {"accuracy": 0.5, "slo_met": False}, {"accuracy": 0.9, "slo_met": True}]
+    scores = slo_scores(records, marks=(1, 3, 6))
+    assert scores == {"acc@1": 0.0, "acc@3": 0.5, "first_trial_met": 0.0, "trials_to_slo": 2.0, "miss_share": 0.5,
+                      "final_missed": 0.0}
+    never = slo_scores([{"accuracy": 0.0, "slo_met": False}], marks=(1,))
+    assert np.isnan(never["trials_to_slo"]) and never["final_missed"] == 1.0
+    summary = summarise_slo([scores, {**scores, "acc@1": 1.0, "trials_to_slo": float("nan")}])
+    assert summary["acc@1"][0] == 0.5 and summary["trials_to_slo"][0] == 2.0 and summary["never_met"][0] == 0.5
+
+
+def test_the_worlds_study_under_an_slo_reports_the_slo_scores_per_world(tmp_path):
+    from omegaconf import OmegaConf
+
+    from harness.paths import CONF_DIR
+    from harness.worlds import run_study
+
+    cfg = OmegaConf.load(CONF_DIR / "worlds.yaml")
+    del cfg["defaults"]
+    cfg.methods, cfg.worlds = ["random", "source_best", "ernest"], ["measured-cpu"]
+    cfg.seeds, cfg.n_jobs, cfg.tuned = 2, 1, True
+    cfg.results_dir, cfg.cache_dir = str(tmp_path / "results"), str(tmp_path / "cache")
+    cfg.constraints = {"latency_p99_percentile": 50}
+    summary = run_study(cfg).read_text()
+    assert "## SLO scores per world" in summary and "### measured-cpu" in summary
+    table = summary[summary.index("### measured-cpu"):]
+    assert all(f"| {m} |" in table for m in ("random", "source_best", "ernest"))
+    assert "first trial meets" in table and "final recommendation misses" in table
