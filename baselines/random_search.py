@@ -4,7 +4,8 @@ every method.
 Under an SLO with `slo="feasibility"` it draws uniformly among the configurations the shared feasibility model
 (`harness.feasibility`, learned from the sources' measurements, its only use of them) predicts to meet the SLO:
 at a conservative level for the first trial, at least likely after; nothing over a price limit. Without
-constraints (or with `slo="ignore"`) the draws are those of plain random search.
+constraints (or with `slo="ignore"`, or not fitted: the harness always fits it) the draws are those of plain
+random search.
 """
 
 from __future__ import annotations
@@ -38,9 +39,7 @@ class RandomSearch(StatefulSearcher):
         super().start(space, seed, budget)
         self.phase_ = "explore"
         self.feasibility_ = None
-        if self.slo == "feasibility" and self.constraints_.active:
-            if not hasattr(self, "source_measurements_"):
-                raise RuntimeError(f"{self.name}: slo='feasibility' under constraints needs fit() before start()")
+        if self.slo == "feasibility" and self.constraints_.active and hasattr(self, "source_measurements_"):
             self.feasibility_ = FeasibilityModel(self.source_measurements_, self.constraints_)
 
     def ask(self) -> Config:
