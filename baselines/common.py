@@ -1,7 +1,9 @@
 """Pieces the baselines share: the GP surrogate with their bounds (on `harness.surrogate`, the one GP and
 expected-improvement helper of the project), trial bookkeeping, and
 `SourceMatrixSearcher`, the base of the baselines that learn from the sources' normalised objectives and whose
-fitted state round-trips through JSON (`get_state`/`set_state`).
+fitted state round-trips through JSON (`get_state`/`set_state`). Under an SLO (`slo="feasibility"`) it also keeps
+the shared feasibility model (`harness.feasibility`), learned from the sources' measurements at `fit` and from the
+target's at every `tell`, for its subclass's proposals.
 """
 
 from __future__ import annotations
@@ -16,9 +18,13 @@ from sklearn.gaussian_process.kernels import Kernel
 from harness import portable
 from harness.surrogate import fit_gp as shared_fit_gp
 from harness.surrogate import matern_kernel, single_threaded
-from harness.search import Knowledge, Searcher, StatefulSearcher
+from harness.feasibility import SLO_MODES, FeasibilityModel, SourceMeasurements, expected_best, proposable
+from harness.search import Knowledge, OneOf, Searcher, StatefulSearcher
 from harness.space import SearchSpace
 from harness.traces import Trace
+
+
+SLO_PARAMETER = {"slo": OneOf(SLO_MODES)}
 
 
 def observed(searcher: Searcher) -> tuple[np.ndarray, np.ndarray]:
@@ -64,7 +70,9 @@ class SourceMatrixSearcher(StatefulSearcher):
     """A transfer searcher that learns from the source traces' normalised objectives; its state is plain JSON.
 
     Subclasses implement `_fit(source, matrix)` (the source traces and their normalised objectives, models x
-    configurations), `_state()` and `_load_state(state)` for what they learned beyond the space.
+    configurations), `_state()` and `_load_state(state)` for what they learned beyond the space, and set `slo`
+    ("ignore" or "feasibility"); after `start`, `feasibility_` is the feasibility model under active constraints
+    with slo="feasibility", else None (and the search is the unconstrained one).
     """
 
     @single_threaded()
@@ -73,6 +81,7 @@ class SourceMatrixSearcher(StatefulSearcher):
         matrix = knowledge.normalised_objectives()
         self.source_space_ = source[0].space
         self.source_models_ = [t.model for t in source]
+        self.source_measurements_ = SourceMeasurements.from_traces(source)
         self._fit(source, matrix)
         return self
 
@@ -83,17 +92,50 @@ class SourceMatrixSearcher(StatefulSearcher):
             raise ValueError(f"{self.name}: fitted on space {self.source_space_.name!r} but asked to search "
                              f"{space.name!r}; the knobs or their values differ")
         super().start(space, seed, budget)
+        self.feasibility_ = (FeasibilityModel(self.source_measurements_, self.constraints_)
+                             if self.slo == "feasibility" and self.constraints_.active else None)
+
+    def proposable(self) -> np.ndarray:
+        """Untried configurations this search may propose (all without an SLO; `harness.feasibility.proposable`)."""
+        return proposable(self.feasibility_, self.untried(), first=not self.history_)
+
+    def modelled(self) -> tuple[np.ndarray, np.ndarray]:
+        """The trials the objective is learned from (`observed`): under a feasibility model only those that met the
+        SLO, where any did (a miss's 0 says nothing about its objective; what it says about the limits, the
+        feasibility model learned)."""
+        idx, y = observed(self)
+        if self.feasibility_ is not None:
+            met = np.array([o.slo_met for o in self.history_])
+            if met.any():
+                return idx[met], y[met]
+        return idx, y
+
+    def p_feasible(self) -> np.ndarray | None:
+        """Each configuration's probability of meeting the SLO (None without a feasibility model)."""
+        return None if self.feasibility_ is None else self.feasibility_.probability()
+
+    def recommend(self):
+        """Under a feasibility model, the trial of highest objective x P(meets the SLO) (`expected_best`)."""
+        if self.feasibility_ is not None and self.history_:
+            return self.history_[expected_best(self.history_, self.feasibility_.probability())].config
+        return super().recommend()
+
+    def tell(self, obs) -> None:
+        super().tell(obs)
+        if self.feasibility_ is not None:
+            self.feasibility_.observe(obs.index, obs.metrics)
 
     def get_state(self) -> dict:
         """The fitted knowledge as JSON-able lists and numbers."""
         return {"method": self.name, "space": self.source_space_.to_dict(), "source_models": self.source_models_,
-                **self._state()}
+                "source_measurements": self.source_measurements_.to_dict(), **self._state()}
 
     def set_state(self, state: dict) -> "SourceMatrixSearcher":
         if state.get("method") != self.name:
             raise ValueError(f"{self.name}: state was fitted by {state.get('method')!r}")
         self.source_space_ = SearchSpace.from_dict(state["space"])
         self.source_models_ = list(state["source_models"])
+        self.source_measurements_ = SourceMeasurements.from_dict(state["source_measurements"])
         self._load_state(state)
         return self
 

@@ -15,7 +15,6 @@ Choices and deviations:
 
 from __future__ import annotations
 
-import numpy as np
 
 from baselines.common import fit_gp, observed, random_untried
 from harness import portable

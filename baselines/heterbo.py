@@ -15,6 +15,12 @@ Implementation:
   for every configuration (a fixed-length stress test), so it cancels once costs are divided by their mean.
   Where the sources carry no price (the authors' release has only the normalised objective), every configuration has unit cost and HeterBO
   reduces to prior-informed GP-EI. Costs are divided by their mean, so `cost_weight` is scale-free.
+Under an SLO with `slo="feasibility"` (`harness.feasibility`): the paper, as ../shared/PAPER.md summarises it,
+says nothing specific about constraints, so HeterBO gets what every method gets: the first trial is the prior's
+best among the configurations predicted to meet the SLO at a conservative level, later ones maximise
+EI x P(meets the SLO) / cost ** cost_weight (Gardner et al. 2014) among those at least likely to meet it, and
+nothing over a price limit is proposed.
+
 Deviations: the original's concurrent (multi-VM) exploration and its stopping rule are left out: one trial at
 a time against a fixed trial budget, like every method here. Tuning: see docs/baselines.md.
 """
@@ -23,8 +29,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from baselines.common import SourceMatrixSearcher, fit_gp, observed, scale_to_observed
+from baselines.common import SLO_PARAMETER, SourceMatrixSearcher, fit_gp, scale_to_observed
 from harness import portable
+from harness.feasibility import constrained_ei
 from harness.surrogate import expected_improvement, single_threaded
 from harness.search import Interval
 from harness.space import Config
@@ -32,11 +39,13 @@ from harness.space import Config
 
 class HeterBO(SourceMatrixSearcher):
     name = "heterbo"
-    parameter_constraints = {"cost_weight": Interval(float, 0, None), "xi": Interval(float, 0, None)}
+    parameter_constraints = {"cost_weight": Interval(float, 0, None), "xi": Interval(float, 0, None),
+                             **SLO_PARAMETER}
 
-    def __init__(self, cost_weight: float = 1.0, xi: float = 0.0):
+    def __init__(self, cost_weight: float = 1.0, xi: float = 0.0, slo: str = "feasibility"):
         self.cost_weight = cost_weight
         self.xi = xi
+        self.slo = slo
 
     def _fit(self, source, matrix):
         self.prior_ = matrix.mean(axis=0)
@@ -63,18 +72,21 @@ class HeterBO(SourceMatrixSearcher):
 
     @single_threaded()
     def ask(self) -> Config:
-        cand = self.untried()
+        cand = self.proposable()
         if not self.history_:
             self.phase_ = "prior"
             return self.space_.config(int(cand[np.argmax(self.prior_[cand])]))
         self.phase_ = "bo"
-        idx, y = observed(self)
+        idx, y = self.modelled()
         y = y / y.max() if y.max() > 0 else y
         a = scale_to_observed(self.prior_, idx, y)
         gp = fit_gp(self.features_[idx], y - a * self.prior_[idx], warm=self.kernel_)
         self.kernel_ = gp.kernel_
         mu, sigma = gp.predict(self.features_[cand], return_std=True)
         ei = expected_improvement(mu + a * self.prior_[cand], sigma, y.max(), self.xi)
+        p = self.p_feasible()
+        if p is not None:
+            ei = constrained_ei(ei, p[cand])
         return self.space_.config(int(cand[portable.argmax(ei / self.cost_[cand] ** self.cost_weight)]))
 
 

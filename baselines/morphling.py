@@ -22,6 +22,9 @@ Deviations:
 - Meta-training is deterministic (`fit_seed`), so a fitted state is shared by all search seeds. The network's
   matrix products avoid BLAS (`harness.portable.matmul`): a thousand meta-steps turn a BLAS kernel's last bits
   into a different network, so with BLAS the results depended on the CPU (docs/protocol.md).
+- Under an SLO with `slo="feasibility"` (`harness.feasibility`): every trial is chosen among the configurations
+  predicted to meet the SLO (at a conservative level for the first), by adapted prediction x P(meets the SLO);
+  the model adapts to the trials that met it.
 Tuning (leave-one-source-out on the 18 source models only): see docs/baselines.md.
 """
 
@@ -29,7 +32,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from baselines.common import SourceMatrixSearcher, best_untried, observed, random_untried
+from baselines.common import SLO_PARAMETER, SourceMatrixSearcher, best_untried
 from harness.portable import matmul, rank
 from harness.surrogate import single_threaded
 from harness.search import Interval
@@ -86,11 +89,12 @@ class Morphling(SourceMatrixSearcher):
         "adapt_steps": Interval(int, 0, None), "adapt_lr": Interval(float, 0, None, closed="neither"),
         "meta_iters": Interval(int, 1, None), "inner_steps": Interval(int, 1, None),
         "inner_batch": Interval(int, 1, None), "inner_lr": Interval(float, 0, None, closed="neither"),
-        "meta_lr": Interval(float, 0, 1, closed="right"), "fit_seed": Interval(int, 0, None)}
+        "meta_lr": Interval(float, 0, 1, closed="right"), "fit_seed": Interval(int, 0, None), **SLO_PARAMETER}
 
     def __init__(self, n_init: int = 0, n_explore: int = 6, explore_top_k: int = 10, adapt_steps: int = 30,
                  adapt_lr: float = 0.001, meta_iters: int = 1000, inner_steps: int = 5, inner_batch: int = 64,
-                 inner_lr: float = 0.003, meta_lr: float = 1.0, fit_seed: int = 0):
+                 inner_lr: float = 0.003, meta_lr: float = 1.0, fit_seed: int = 0, slo: str = "feasibility"):
+        self.slo = slo
         self.n_init = n_init
         self.n_explore = n_explore
         self.explore_top_k = explore_top_k
@@ -127,7 +131,7 @@ class Morphling(SourceMatrixSearcher):
 
     def adapted_prediction(self) -> np.ndarray:
         """Predicted normalised objective of every configuration after fine-tuning on the target's trials."""
-        idx, y = observed(self)
+        idx, y = self.modelled()
         params = self.params_
         if len(idx):
             low = y.min() if np.ptp(y) > 0 else 0.0  # min-max over the trials, like the sources' normalisation
@@ -141,12 +145,18 @@ class Morphling(SourceMatrixSearcher):
         n = len(self.history_)
         if n < self.n_init:
             self.phase_ = "init"
-            return self.space_.config(random_untried(self))
+            return self.space_.config(int(self.rng_.choice(self.proposable())))
         scores = self.adapted_prediction()
+        if self.feasibility_ is not None:
+            scores = scores * self.p_feasible()
         if n < self.n_init + self.n_explore:
             self.phase_ = "explore"
-            cand = self.untried()
+            cand = self.proposable()
             top = cand[rank(scores[cand])[:self.explore_top_k]]
             return self.space_.config(int(self.rng_.choice(top)))
         self.phase_ = "exploit"
+        if self.feasibility_ is not None:
+            inside = np.zeros(len(scores), dtype=bool)
+            inside[self.proposable()] = True
+            scores = np.where(inside, scores, -np.inf)
         return self.space_.config(best_untried(scores, self.tried_))

@@ -19,6 +19,10 @@ Deviations and choices (the original's low-level sandbox metrics are not in a tr
 - Labels are chosen by their weighted workload edges times a factor the target's own trials refine: the mean
   ratio of observed to predicted objective of the configurations tried in that label (1 before any).
 - Deterministic given the sources; `fit_seed` seeds k-means.
+- Under an SLO with `slo="feasibility"` (`harness.feasibility`): the sandbox is the most variable configuration
+  among those predicted to meet the SLO at a conservative level; later, labels and configurations are chosen among
+  those at least likely to meet it, configurations by predicted objective x P(meets the SLO); the workloads are
+  placed by the trials that met it.
 Tuning (leave-one-source-out on the 18 source models only): see docs/baselines.md.
 """
 
@@ -27,7 +31,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.cluster import KMeans
 
-from baselines.common import SourceMatrixSearcher, best_untried, observed
+from baselines.common import SLO_PARAMETER, SourceMatrixSearcher, best_untried
 from harness.surrogate import single_threaded
 from harness.search import Interval
 from harness.space import Config
@@ -37,9 +41,10 @@ class Vesta(SourceMatrixSearcher):
     name = "vesta"
     parameter_constraints = {"n_labels": Interval(int, 1, None),
                              "temperature": Interval(float, 0, None, closed="neither"),
-                             "fit_seed": Interval(int, 0, None)}
+                             "fit_seed": Interval(int, 0, None), **SLO_PARAMETER}
 
-    def __init__(self, n_labels: int = 12, temperature: float = 0.2, fit_seed: int = 0):
+    def __init__(self, n_labels: int = 12, temperature: float = 0.2, fit_seed: int = 0, slo: str = "feasibility"):
+        self.slo = slo
         self.n_labels = n_labels
         self.temperature = temperature
         self.fit_seed = fit_seed
@@ -64,7 +69,7 @@ class Vesta(SourceMatrixSearcher):
 
     def workload_weights(self) -> np.ndarray:
         """How much each source workload resembles the target, from the target's trials so far."""
-        idx, y = observed(self)
+        idx, y = self.modelled()
         p = self.workload_perf_[:, idx]                                  # workloads x trials
         denom = np.maximum((p * p).sum(axis=1), 1e-12)
         scale = np.maximum((p @ y) / denom, 0.0)
@@ -76,19 +81,27 @@ class Vesta(SourceMatrixSearcher):
     def ask(self) -> Config:
         if not self.history_:
             self.phase_ = "sandbox"
+            if self.feasibility_ is not None:
+                cand = self.proposable()
+                return self.space_.config(int(cand[np.argmax(self.workload_perf_.var(axis=0)[cand])]))
             return self.space_.config(self.sandbox_)
         self.phase_ = "graph"
         w = self.workload_weights()
         predicted = w @ self.workload_perf_                              # per configuration
         label_score = (w @ self.edges_) * self._target_factor(predicted)
-        open_labels = np.unique(self.labels_[self.untried()])
+        cand = self.proposable()
+        open_labels = np.unique(self.labels_[cand])
         best_label = open_labels[np.argmax(label_score[open_labels])]
         scores = np.where(self.labels_ == best_label, predicted, -np.inf)
+        if self.feasibility_ is not None:
+            inside = np.zeros(len(scores), dtype=bool)
+            inside[cand] = True
+            scores = np.where(inside & (self.labels_ == best_label), predicted * self.p_feasible(), -np.inf)
         return self.space_.config(best_untried(scores, self.tried_))
 
     def _target_factor(self, predicted: np.ndarray) -> np.ndarray:
         """Per label, the mean ratio of the target's observed objective (rescaled) to the prediction."""
-        idx, y = observed(self)
+        idx, y = self.modelled()
         scale = max(float(y @ predicted[idx]) / max(float(predicted[idx] @ predicted[idx]), 1e-12), 1e-12)
         ratio = (y / scale) / np.maximum(predicted[idx], 1e-12)
         factor = np.ones(len(self.edges_[0]))

@@ -19,6 +19,7 @@ from sklearn.cluster import KMeans
 from sklearn.gaussian_process.kernels import Kernel
 from sklearn.svm import SVC
 
+from harness.feasibility import constrained_ei
 from harness.surrogate import expected_improvement, fit_gp, single_threaded
 from falcon.trees import RegionNode
 
@@ -104,8 +105,12 @@ def posterior(features: np.ndarray, prior: np.ndarray, observed_index: np.ndarra
     return mean + prior, std, gp.kernel_
 
 
-def propose(candidates: np.ndarray, mean: np.ndarray, std: np.ndarray, prior: np.ndarray, best: float) -> int:
-    """The candidate of highest expected improvement over `best`; ties: higher prior, then lower index."""
+def propose(candidates: np.ndarray, mean: np.ndarray, std: np.ndarray, prior: np.ndarray, best: float,
+            p_feasible: np.ndarray | None = None) -> int:
+    """The candidate of highest expected improvement over `best` (times the probability of meeting the SLO, where
+    given: `harness.feasibility.constrained_ei`); ties: higher prior, then lower index."""
     ei = expected_improvement(mean[candidates], std[candidates], best)
+    if p_feasible is not None:
+        ei = constrained_ei(ei, p_feasible[candidates])
     order = np.lexsort((candidates, -prior[candidates], -np.round(ei, 12)))
     return int(candidates[order[0]])

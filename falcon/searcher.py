@@ -47,12 +47,15 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
+from falcon.latency import OperatorLatency, TargetLatency
 from falcon.curves import (RESPONSE_KINDS, ResourceCurve, curve_response, curves_from_table, curves_of_response,
                            learn_responses)
 from harness.surrogate import matern_kernel
 from falcon.mcts_bo import RegionScorer, calibrate, posterior, propose, select_leaf, split_with_trials
 from falcon.pruning import prune_knobs
 from falcon.trees import RegionNode, RegionTree
+from harness.feasibility import (FIRST_LEVEL, SLO_MODES, FeasibilityModel, SourceMeasurements, expected_best,
+                                 first_feasible, proposable)
 from harness.ops.kops import kop_weights
 from harness.search import Interval, Knowledge, Observation, OneOf, StatefulSearcher
 from harness.space import Config, SearchSpace
@@ -85,6 +88,11 @@ class FalconSearcher(StatefulSearcher):
     sources the operator is key in). source_weighting: "none" (the paper) or "profile" (falcon_plus: the prior
     is the sources' objectives weighted by operator-profile similarity to the first trial, with
     `similarity_scale`; needs first_trial="offline_optimum", where every source has a profile).
+    slo: under constraints, "ignore" (a miss is only an objective of 0) or "feasibility" (`harness.feasibility`:
+    the first trial is the best-ranked configuration predicted to meet the SLO, proposals weigh expected
+    improvement by the probability of meeting it, and nothing over a price limit is proposed; falcon_plus also
+    predicts latency from its first trial's operator profile, `falcon.latency`). Without constraints both are
+    the same search.
     """
 
     name = "falcon"
@@ -94,12 +102,12 @@ class FalconSearcher(StatefulSearcher):
         "target_value": Interval(float, None, None, allow_none=True),
         "first_trial": OneOf(FIRST_TRIALS), "exploit_rule": OneOf(EXPLOIT_RULES),
         "kop_response": OneOf(RESPONSE_KINDS), "source_weighting": OneOf(SOURCE_WEIGHTINGS),
-        "similarity_scale": Interval(float, 0, None, closed="neither")}
+        "similarity_scale": Interval(float, 0, None, closed="neither"), "slo": OneOf(SLO_MODES)}
 
     def __init__(self, threshold: float = 0.05, cutoff: float = 0.85, max_height: int = 8, cp: float = 0.01,
                  leaf_size: int = 4, target_value: float | None = None, first_trial: str = "offline_optimum",
                  exploit_rule: str = "paper", kop_response: str = "share_quotient", source_weighting: str = "none",
-                 similarity_scale: float = 0.1):
+                 similarity_scale: float = 0.1, slo: str = "feasibility"):
         self.threshold = threshold
         self.cutoff = cutoff
         self.max_height = max_height
@@ -111,6 +119,7 @@ class FalconSearcher(StatefulSearcher):
         self.kop_response = kop_response
         self.source_weighting = source_weighting
         self.similarity_scale = similarity_scale
+        self.slo = slo
         if source_weighting == "profile" and first_trial != "offline_optimum":
             raise ValueError("falcon: source_weighting='profile' needs first_trial='offline_optimum' (the sources' "
                              "profiles are compared with the target's at that configuration)")
@@ -122,6 +131,9 @@ class FalconSearcher(StatefulSearcher):
         self.source_prior_ = self.source_objectives_.mean(axis=0)
         first = int(np.argmax(self.source_prior_))
         self.source_shares_ = [time_shares(t.op_profile(first)) for t in knowledge.sources]
+        self.source_measurements_ = SourceMeasurements.from_traces(knowledge.sources)
+        self.operator_latency_ = (OperatorLatency.from_traces(knowledge.sources)
+                                  if self.source_weighting == "profile" else None)
         responses = learn_responses(space, knowledge.sources, self.threshold, self.kop_response)
         if responses:
             self.knowledge_ = "source operator profiles"
@@ -162,7 +174,9 @@ class FalconSearcher(StatefulSearcher):
                 "curves": {op: [{"op_type": c.op_type, "knob_a": c.knob_a, "knob_b": c.knob_b,
                                  "surface": c.surface.tolist(), "shape": c.shape} for c in curves]
                            for op, curves in self.curves_.items()},
-                "trees": {op: self.tree(op).to_json() for op in self.responses_}}
+                "trees": {op: self.tree(op).to_json() for op in self.responses_},
+                "source_measurements": self.source_measurements_.to_dict(),
+                "operator_latency": None if self.operator_latency_ is None else self.operator_latency_.to_dict()}
 
     def set_state(self, state: dict) -> "FalconSearcher":
         self.knowledge_ = state["knowledge"]
@@ -176,6 +190,9 @@ class FalconSearcher(StatefulSearcher):
                                            np.array(c["surface"], dtype=float), c["shape"]) for c in curves]
                         for op, curves in state["curves"].items()}
         self.trees_ = {op: RegionTree.from_json(text) for op, text in state["trees"].items()}
+        self.source_measurements_ = SourceMeasurements.from_dict(state["source_measurements"])
+        self.operator_latency_ = (None if state["operator_latency"] is None
+                                  else OperatorLatency.from_dict(state["operator_latency"]))
         return self
 
     # -- online -------------------------------------------------------------------------------------------
@@ -186,6 +203,8 @@ class FalconSearcher(StatefulSearcher):
             raise ValueError(f"falcon: fitted on space {self.knowledge_space_.name!r}, asked to search "
                              f"{space.name!r} with other knobs")
         super().start(space, seed, budget)
+        self.feasibility_ = (FeasibilityModel(self.source_measurements_, self.constraints_)
+                             if self.slo == "feasibility" and self.constraints_.active else None)
         self.kops_: dict[str, float] | None = None
         self.active_: list[tuple[str, RegionNode, np.ndarray]] = []  # (op, root of a per-search tree, response)
         self.current_: int | None = None
@@ -195,6 +214,8 @@ class FalconSearcher(StatefulSearcher):
     def ask(self) -> Config:
         if not self.history_:
             self.phase_ = "profile"
+            if self.feasibility_ is not None:
+                return self.space_.config(self._first_feasible())
             if self.first_trial == "offline_optimum":
                 return self.space_.config(int(np.argmax(self.source_prior_)))  # ties: the lowest index
             return self.space_.config(int(self.rng_.choice(len(self.space_))))
@@ -202,19 +223,31 @@ class FalconSearcher(StatefulSearcher):
         observed = np.array([o.objective for o in self.history_])
         open_mask = np.ones(len(self.space_), dtype=bool)
         open_mask[observed_index] = False
+        p_feasible = None
+        if self.feasibility_ is not None:
+            p_feasible = self.feasibility_.probability()
+            untried = np.flatnonzero(open_mask)
+            open_mask[np.setdiff1d(untried, proposable(self.feasibility_, untried, first=False))] = False
+            # the objective model learns from the trials that met the SLO (a miss's 0 says nothing about its
+            # objective; what it says about the limits, the feasibility model learned)
+            met = np.array([o.slo_met for o in self.history_])
+            if met.any():
+                observed_index, observed = observed_index[met], observed[met]
         a, b = calibrate(self.prior_[observed_index], observed)
         prior = a + b * self.prior_
         mean, std, self.kernel_ = posterior(self.features_, prior, observed_index, observed, self.kernel_)
         if self.stopped_at_ is not None:
             self.phase_ = "stopped"
             candidates = np.flatnonzero(open_mask)
-            return self.space_.config(int(candidates[np.argmax(prior[candidates])]))
+            value = prior if p_feasible is None else prior * p_feasible
+            return self.space_.config(int(candidates[np.argmax(value[candidates])]))
+        told = np.array([o.objective for o in self.history_])
         if not self.history_[-1].slo_met:
             improved = False  # a trial that missed the SLO is no improvement, even where it ties an earlier 0
         elif self.exploit_rule == "paper":
-            improved = len(observed) >= 2 and observed[-1] >= observed[-2]
+            improved = len(told) >= 2 and told[-1] >= told[-2]
         else:
-            improved = len(observed) >= 3 and observed[-1] >= observed[:-1].max()
+            improved = len(told) >= 3 and told[-1] >= told[:-1].max()
         if improved and self.current_ is not None:
             self.phase_ = "exploit"
             region = self._exploit_region(observed_index, observed, open_mask)
@@ -225,7 +258,7 @@ class FalconSearcher(StatefulSearcher):
             root = self.active_[self.current_][1]
             region = select_leaf(root, RegionScorer(mean, observed_index, observed, self.cp), open_mask)
         candidates = region.indices[open_mask[region.indices]]
-        return self.space_.config(propose(candidates, mean, std, prior, float(observed.max())))
+        return self.space_.config(propose(candidates, mean, std, prior, float(observed.max()), p_feasible))
 
     def _exploit_region(self, observed_index: np.ndarray, observed: np.ndarray, open_mask: np.ndarray) -> RegionNode:
         """The region of the current tree holding the best trial, split with the trials in it where they allow."""
@@ -240,10 +273,22 @@ class FalconSearcher(StatefulSearcher):
                 path = root.path_to(best)
         return next(node for node in reversed(path) if open_mask[node.indices].any())
 
+    def _first_feasible(self) -> int:
+        """Trial 1 under an SLO: the configuration the first-trial rule would pick among those predicted to meet it
+        (`first_feasible`: the offline ranking's best; for a random first trial, a random one)."""
+        p = self.feasibility_.probability()
+        candidates = self.feasibility_.candidates(np.arange(len(self.space_)))
+        if self.first_trial == "offline_optimum":
+            return first_feasible(self.source_prior_, p, candidates)
+        sure = candidates[p[candidates] >= FIRST_LEVEL]
+        return int(self.rng_.choice(sure)) if sure.size else first_feasible(p, p, candidates)
+
     def tell(self, obs: Observation) -> None:
         super().tell(obs)
         if self.kops_ is None:
             self._identify_kops(obs)
+        if self.feasibility_ is not None:
+            self.feasibility_.observe(obs.index, obs.metrics)
         if (self.target_value is not None and self.stopped_at_ is None and obs.feasible and obs.slo_met
                 and obs.objective >= self.target_value):
             self.stopped_at_ = obs.index
@@ -262,20 +307,38 @@ class FalconSearcher(StatefulSearcher):
             self.active_.append(("", RegionNode(np.arange(len(self.space_)), float(self.prior_.mean())),
                                  self.prior_))
         if self.source_weighting == "profile":  # falcon_plus: the trees stay the KOPs', the prior is the sources'
-            self.prior_ = self._profile_weighted_prior(time_shares(obs.op_profile))
+            weights = self._profile_weights(time_shares(obs.op_profile), obs.index)
+            self.prior_ = weights @ self.source_objectives_ / weights.sum()
+            if self.feasibility_ is not None:
+                self._predict_latency(obs, weights)
         self.features_ = self.space_.features()
         self.kernel_ = matern_kernel(self.features_.shape[1])
 
-    def _profile_weighted_prior(self, target_shares: dict[str, float]) -> np.ndarray:
-        """The sources' normalised objectives, each weighted by exp(-d / similarity_scale), d the total-variation
-        distance between its time shares and the target's at the first trial's configuration."""
+    def _profile_weights(self, target_shares: dict[str, float], index: int) -> np.ndarray:
+        """Each source's weight exp(-d / similarity_scale), d the total-variation distance between its time shares
+        and the target's at the first trial's configuration (the sources' shares were profiled at the offline
+        optimum; a first trial elsewhere, under an SLO, compares them moved there by `falcon.latency`)."""
+        source_shares = self.source_shares_
+        optimum = int(np.argmax(self.source_prior_))
+        if index != optimum and self.operator_latency_ is not None:
+            source_shares = [self.operator_latency_.moved_shares(shares, optimum, index) for shares in source_shares]
         distance = np.array([0.5 * sum(abs(target_shares.get(op, 0.0) - shares.get(op, 0.0))
                                        for op in sorted(set(target_shares) | set(shares)))
-                             for shares in self.source_shares_])
-        weights = np.exp(-(distance - distance.min()) / self.similarity_scale)
-        return weights @ self.source_objectives_ / weights.sum()
+                             for shares in source_shares])
+        return np.exp(-(distance - distance.min()) / self.similarity_scale)
+
+    def _predict_latency(self, obs: Observation, weights: np.ndarray) -> None:
+        """falcon_plus under a latency limit: the feasibility model's sources weighted by profile similarity, plus
+        the latency predicted from the first trial's operator profile (`falcon.latency`) as one more shape."""
+        self.feasibility_.weigh_sources(weights)
+        latency = float(obs.metrics.get("latency_p99_ms", np.nan))
+        if self.operator_latency_ is not None and obs.op_profile and latency > 0:
+            predicted = TargetLatency(self.operator_latency_, obs.index, latency, time_shares(obs.op_profile))
+            self.feasibility_.add_shape("latency_p99_ms", predicted.predict_log(), float(weights.max()))
 
     def recommend(self) -> Config:
         if self.stopped_at_ is not None:
             return self.space_.config(self.stopped_at_)
+        if self.feasibility_ is not None and self.history_:
+            return self.history_[expected_best(self.history_, self.feasibility_.probability())].config
         return super().recommend()

@@ -51,7 +51,7 @@ from omegaconf import DictConfig  # noqa: E402
 from harness import stats  # noqa: E402
 from harness.config import ConfigError, check_report, one_line_errors  # noqa: E402
 from harness.digest import markdown as digest_markdown, method_digests  # noqa: E402
-from harness.metrics import aggregate, trials_to_target  # noqa: E402
+from harness.metrics import SLO_MARKS, aggregate, slo_scores, summarise_slo, trials_to_target  # noqa: E402
 from harness.paths import CONF_DIR  # noqa: E402
 from harness.results import FinishedJob, ResultsError, locate_trace_set, read_jobs, records_table  # noqa: E402
 from harness.slo import Constraints  # noqa: E402
@@ -186,10 +186,32 @@ def slo_section(jobs: list[FinishedJob], trace_set: str) -> tuple[str, dict]:
                      + f" | {100 * missed[method]:.0f} % | {100 * zero[method]:.0f} % |")
     lines += ["", "A final recommendation scores 0 when it misses the SLO on its mean values (or is infeasible): the "
               "best trial a search saw can meet the limit in its repetition and miss it on average."]
+    score_lines, numbers["scores"] = slo_scores_section(jobs)
+    lines += score_lines
     lines += ["", "| target | limits | feasible configurations the SLO rules out |", "| --- | --- | --- |"]
     for target, slo in sorted(targets.items()):
         lines.append(f"| {target} | {Constraints(**slo['constraints'])} | {100 * slo['ruled_out']:.0f} % |")
     return "\n".join(lines) + "\n", numbers
+
+
+def slo_scores_section(jobs: list[FinishedJob]) -> tuple[list[str], dict]:
+    """The SLO scores per method over its (target, seed) runs (`harness.metrics.slo_scores`), with 95 % bootstrap
+    CIs: accuracy at 1/3/6/15/30 trials, how often the first trial meets the SLO, trials until one does, the
+    share of trials and of final recommendations that miss it. Markdown lines and the numbers."""
+    runs: dict[str, list[dict]] = {}
+    for j in jobs:
+        runs.setdefault(j.job["method"], []).append(slo_scores(j.records))
+    numbers = {m: {k: list(v) for k, v in summarise_slo(r).items()} for m, r in sorted(runs.items())}
+    marks = [t for t in SLO_MARKS if all(f"acc@{t}" in n for n in numbers.values())]
+    shown = [f"acc@{t}" for t in marks] + ["first_trial_met", "trials_to_slo", "miss_share", "final_missed"]
+    names = {"first_trial_met": "first trial meets", "trials_to_slo": "trials to the first that meets",
+             "miss_share": "trials missing", "final_missed": "final recommendation misses"}
+    lines = ["", "SLO scores per method: mean over its (target, seed) runs [95 % bootstrap CI]; trials to the first "
+             "trial that meets the SLO over the runs where one did.", "",
+             "| method | " + " | ".join(names.get(k, k) for k in shown) + " |", "|" + " --- |" * (len(shown) + 1)]
+    for method, n in sorted(numbers.items(), key=lambda kv: -kv[1].get("acc@6", kv[1][f"acc@{marks[-1]}"])[0]):
+        lines.append(f"| {method} | " + " | ".join(f"{n[k][0]:.3f} [{n[k][1]:.2f}, {n[k][2]:.2f}]" for k in shown) + " |")
+    return lines, numbers
 
 
 # -- figures ----------------------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ from harness.config import checked_entry_point, one_line_errors
 from harness.hpo.tuned_values import tuned_file
 from harness.import_release import import_release
 from harness.paths import CONF_DIR, safe_name
-from harness.report import MARKS
+from harness.report import MARKS, slo_scores_section
 from harness.job import JobError
 from harness.results import ResultsError, atomic_write_text, read_jobs, records_table
 from harness.sim.opcost import PARAMS_FILE
@@ -125,6 +125,15 @@ def study_markdown(results: pd.DataFrame, worlds: list[World], methods: list[str
     return "\n".join(lines) + "\n", found
 
 
+def slo_scores_markdown(jobs: list, worlds: list[World]) -> tuple[str, dict]:
+    """Under an SLO scenario: the SLO scores per world and method (`harness.report.slo_scores_section`)."""
+    lines, found = ["", "## SLO scores per world", ""], {}
+    for w in worlds:
+        part, found[w.name] = slo_scores_section([j for j in jobs if j.job["trace_set"] == w.name])
+        lines += [f"### {w.name}", *part, ""]
+    return "\n".join(lines), found
+
+
 def run_study(cfg: DictConfig) -> Path:
     results_dir = Path(to_absolute_path(cfg.results_dir))
     cache_dir = Path(to_absolute_path(cfg.cache_dir))
@@ -148,9 +157,13 @@ def run_study(cfg: DictConfig) -> Path:
         tuned[name] = [m for m in cfg.methods if cfg.tuned and tuned_file(name, m).is_file()]
         print(f"== {name}: {len(jobs)} searches ({world.origin})")
         run_sweep(jobs, int(cfg.n_jobs))
-    results = records_table(read_jobs(results_dir))
-    results = results[results["trace_set"].isin([w.name for w in worlds]) & results["method"].isin(cfg.methods)]
+    jobs = [j for j in read_jobs(results_dir)
+            if j.job["trace_set"] in {w.name for w in worlds} and j.job["method"] in cfg.methods]
+    results = records_table(jobs)
     text, found = study_markdown(results, worlds, list(cfg.methods), tuned, time.perf_counter() - started)
+    if constraint_overrides:
+        slo_text, found["slo_scores"] = slo_scores_markdown(jobs, worlds)
+        text += slo_text
     out = results_dir / "report"
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "statistics.json", json.dumps(found, indent=1, sort_keys=True) + "\n")

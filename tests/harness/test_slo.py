@@ -279,7 +279,7 @@ def test_the_worlds_study_runs_every_world_under_its_constraints(tmp_path):
 def test_tuning_under_constraints_scores_constrained_searches_and_needs_its_own_out():
     from harness.hpo.protocol import HPOProtocol as Protocol, TuningError, check, tune_method
 
-    split = ["split.source=[resnet-152,densenet-121,wgan,dcgan]"]
+    split = ["split.source=[resnet-152,densenet-121,wgan,dcgan]", "method.searcher.slo=ignore"]  # the generic rule
     tiny = Protocol(budget=1, folds=2, seeds=1, trials=3, seed=0)
     scenario = [*split, "constraints.latency_p99_percentile=25"]
     with pytest.raises(TuningError, match="tuning under constraints needs out=DIR"):
