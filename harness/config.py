@@ -46,6 +46,8 @@ class SplitConf:
     name: str = MISSING
     source: List[str] = MISSING
     target: List[str] = MISSING
+    # leave-one-model-out: every model of the trace set is a target once, the others its sources (lists empty)
+    leave_one_out: bool = False
 
 
 @dataclass
@@ -91,6 +93,7 @@ class WorldsConf(SweepConf):
     worlds: List[str] = MISSING
     available: Dict[str, Any] = MISSING  # world name -> {traces | simulate | import_from, split, max_trials}
     cache_dir: str = MISSING
+    leave_one_model_out: bool = False  # true: every world runs split=lomo with method defaults (docs/protocol.md)
 
 
 @dataclass
@@ -157,6 +160,13 @@ def check_run(cfg: Any) -> None:
     if cfg.seed < 0:
         raise ConfigError(f"seed={cfg.seed}: must be a whole number >= 0")
     check_slo(cfg.constraints)
+
+
+def check_split(split: Any) -> None:
+    """A leave-one-model-out split names no models: its targets and sources come from the trace set."""
+    if split.get("leave_one_out", False) and (list(split.source) or list(split.target)):
+        raise ConfigError(f"split {split.name!r}: leave_one_out=true takes every model of the trace set as a target "
+                          "once and the others as its sources; leave split.source and split.target empty")
 
 
 def check_sweep(cfg: Any) -> None:

@@ -35,8 +35,8 @@ from hydra.utils import instantiate, to_absolute_path
 from omegaconf import DictConfig, OmegaConf
 
 from harness.collect.journal import CollectError, CollectLock
-from harness.config import ConfigError, check_run
-from harness.hpo.tuned_values import TunedError, apply_tuned
+from harness.config import ConfigError, check_run, check_split
+from harness.hpo.tuned_values import TunedError, apply_tuned, tuned_file, tuned_source
 from harness.knowledge import select_knowledge
 from harness.loop import TrialRecord, run_search
 from harness.oracle import TRIAL_MINUTES, Oracle, Scorer
@@ -103,6 +103,7 @@ def check_job(cfg: DictConfig) -> Job:
     """The job `cfg` describes, once every value, name, tuned value, searcher parameter and constraint is checked;
     nothing is written."""
     check_run(cfg)
+    check_split(cfg.split)
     traces = TraceSet(trace_set_path(cfg.traces.path))
     if cfg.target not in traces.models:
         raise JobError(f"trace set {traces.name!r} has no model {cfg.target!r}; models: {traces.models}")
@@ -110,6 +111,7 @@ def check_job(cfg: DictConfig) -> Job:
         raise ConfigError(f"trials={cfg.trials}: must be at most {len(traces.space)}, the number of configurations "
                           f"in trace set {traces.name!r}'s space")
     if cfg.tuned:
+        refuse_tuned_under_leave_one_out(cfg, traces)
         try:
             apply_tuned(cfg, traces.name, traces.digest())
         except TunedError as e:
@@ -137,8 +139,34 @@ def check_writable(results_dir: Path) -> None:
         raise ConfigError(f"results_dir={results_dir}: cannot write in {existing} ({e.strerror})") from None
 
 
+def leave_one_out(split: DictConfig) -> bool:
+    """Whether the split is leave-one-model-out (`conf/split/lomo.yaml`)."""
+    return bool(split.get("leave_one_out", False))
+
+
+def split_targets(cfg: DictConfig) -> list[str]:
+    """The target models of the run config's split: every model of its trace set under leave-one-model-out."""
+    if leave_one_out(cfg.split):
+        return TraceSet(trace_set_path(cfg.traces.path)).models
+    return list(cfg.split.target)
+
+
+def refuse_tuned_under_leave_one_out(cfg: DictConfig, traces: TraceSet) -> None:
+    """Leave-one-model-out runs method defaults: tuned values were chosen on source models that are other folds'
+    targets, so applying them would be inconsistent across folds and leak a fold's target into some of them."""
+    if not leave_one_out(cfg.split):
+        return
+    path = tuned_file(traces.name, tuned_source(cfg.method)[0])
+    if path.is_file():
+        raise JobError(f"split {cfg.split.name!r} is leave-one-model-out: every model is a target once, and {path} "
+                       "was tuned with some folds' targets among its source models; set tuned=false (method defaults)")
+
+
 def sources_for(cfg: DictConfig, traces: TraceSet) -> list[str]:
-    """The split's source models; refuses a target that is also a source, or sources the set lacks."""
+    """The split's source models (under leave-one-model-out, every model of the set but the target); refuses a
+    target that is also a source, or sources the set lacks."""
+    if leave_one_out(cfg.split):
+        return [m for m in traces.models if m != cfg.target]
     source = list(cfg.split.source)
     if cfg.target in source:
         raise JobError(f"target {cfg.target!r} is a source model of split {cfg.split.name!r}: it would be "
@@ -156,11 +184,13 @@ def job_identity(cfg: DictConfig, traces: TraceSet, slo: ResolvedSLO, code: str)
 
     The method config is taken as composed but unresolved: its interpolations (`${target}`, `${traces.path}`)
     name keys that are themselves part of the identity (the trace set by its digest, not its path, so the same
-    job run from another folder is still the same job). The resolved constraints join it when any is set.
+    job run from another folder is still the same job). The resolved constraints join it when any is set. The
+    split is its name and its sources (under leave-one-model-out, every model but the target).
     """
+    sources = sources_for(cfg, traces) if leave_one_out(cfg.split) else list(cfg.split.source)
     identity = {"method": OmegaConf.to_container(cfg.method, resolve=False), "code": code,
                 "trace_set_digest": traces.digest(),
-                "split": {"name": cfg.split.name, "source": list(cfg.split.source)},
+                "split": {"name": cfg.split.name, "source": sources},
                 "target": cfg.target, "seed": cfg.seed, "trials": cfg.trials,
                 "oracle": {"trial_minutes": TRIAL_MINUTES}}
     if slo.constraints.active:

@@ -25,7 +25,7 @@ from omegaconf import DictConfig
 from tqdm import tqdm
 
 from harness.config import Action, ConfigError, RunConf, SweepConf, check_sweep, checked_entry_point, one_line_errors
-from harness.job import Job, JobError, check_job, compose_run, identity_changes, is_finished, run_job
+from harness.job import Job, JobError, check_job, compose_run, identity_changes, is_finished, run_job, split_targets
 from harness.paths import CONF_DIR
 from harness.results import ResultsError, read_job
 
@@ -35,11 +35,12 @@ SWEEP_KEYS = {f.name for f in fields(SweepConf)} - {f.name for f in fields(RunCo
 
 def plan(methods: list[str], targets: list[str] | None, seeds: int, results_dir: str,
          overrides: list[str]) -> list[Job]:
-    """Every job of the sweep, built and checked, in a fixed order; targets default to the split's target models."""
+    """Every job of the sweep, built and checked, in a fixed order; targets default to the split's target models
+    (under leave-one-model-out, every model of the trace set)."""
     jobs = []
     for method in methods:
         base = compose_run([f"method={method}", f"results_dir={results_dir}", "verbose=false", *overrides])
-        for target in targets if targets is not None else list(base.split.target):
+        for target in targets if targets is not None else split_targets(base):
             for seed in range(seeds):
                 cfg = base.copy()
                 cfg.target, cfg.seed = target, seed

@@ -8,6 +8,8 @@ overrides of `python -m harness.sim`, generated into `cache_dir/<world>-<config 
 the digest of its whole simulator config matches), or the authors' release (`import_from:`, imported into the cache
 when the folder exists, else skipped with a message). Every method runs on every world's target models with the
 tuned values of that world where `conf/method/tuned/<world>/` has them (defaults otherwise: the study says which).
+A world whose split is leave-one-model-out (`split: lomo`, or `leave_one_model_out=true` for every world) runs
+every model as a target, with method defaults (docs/protocol.md).
 Writes `<results_dir>/report/summary.md` and `statistics.json`: per world and over all worlds, mean ranks at
 6/15/30 trials, paired differences to the best method with bootstrap 95 % CIs, Friedman and Nemenyi tests.
 """
@@ -32,9 +34,9 @@ from harness import stats
 from harness.config import checked_entry_point, one_line_errors
 from harness.hpo.tuned_values import tuned_file
 from harness.import_release import import_release
+from harness.job import JobError, compose_run, leave_one_out
 from harness.paths import CONF_DIR, safe_name
-from harness.report import MARKS, slo_scores_section
-from harness.job import JobError
+from harness.report import MARKS, rank_figures, slo_scores_section
 from harness.results import ResultsError, atomic_write_text, read_jobs, records_table
 from harness.sim.opcost import PARAMS_FILE
 from harness.space import load_space
@@ -79,10 +81,11 @@ def simulated_world(name: str, overrides: dict, cache_dir: Path) -> Path:
     return folder
 
 
-def resolve(name: str, spec: DictConfig, cache_dir: Path, trials: int) -> World | None:
-    """A world's run overrides; None (with a message) for the release when its source folder is absent."""
+def resolve(name: str, spec: DictConfig, cache_dir: Path, trials: int, split_name: str | None = None) -> World | None:
+    """A world's run overrides (`split_name`, when given, replaces the world's split); None (with a message) for
+    the release when its source folder is absent."""
     safe_name(name, "world name")
-    split = ["split=" + str(spec.split)]
+    split = ["split=" + str(split_name or spec.split)]
     limit = [f"trials={min(trials, int(spec.get('max_trials') or trials))}"]
     if spec.get("simulate") is not None:
         folder = simulated_world(name, OmegaConf.to_container(spec.simulate), cache_dir)
@@ -145,16 +148,19 @@ def run_study(cfg: DictConfig) -> Path:
     constraint_overrides = [f"constraints.{k}={v}" for k, v in (cfg.get("constraints") or {}).items() if v is not None]
     worlds, tuned = [], {}
     for name in cfg.worlds:
-        world = resolve(name, cfg.available[name], cache_dir, int(cfg.trials))
+        world = resolve(name, cfg.available[name], cache_dir, int(cfg.trials),
+                        "lomo" if cfg.leave_one_model_out else None)
         if world is None:
             continue
         worlds.append(world)
+        # leave-one-model-out runs method defaults: tuned values saw some fold's target (docs/protocol.md)
+        use_tuned = cfg.tuned and not leave_one_out(compose_run(list(world.overrides)).split)
         jobs = plan(list(cfg.methods), None, int(cfg.seeds), str(results_dir),
-                    [*world.overrides, f"tuned={cfg.tuned}", *constraint_overrides])
+                    [*world.overrides, f"tuned={use_tuned}", *constraint_overrides])
         if jobs[0].traces.name != name:
             raise WorldError(f"world {name!r}: its trace set is named {jobs[0].traces.name!r}; name the world after "
                              "it")
-        tuned[name] = [m for m in cfg.methods if cfg.tuned and tuned_file(name, m).is_file()]
+        tuned[name] = [m for m in cfg.methods if use_tuned and tuned_file(name, m).is_file()]
         print(f"== {name}: {len(jobs)} searches ({world.origin})")
         run_sweep(jobs, int(cfg.n_jobs))
     jobs = [j for j in read_jobs(results_dir)
@@ -168,6 +174,7 @@ def run_study(cfg: DictConfig) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "statistics.json", json.dumps(found, indent=1, sort_keys=True) + "\n")
     atomic_write_text(out / "summary.md", text)
+    rank_figures(results, list(cfg.methods), out)  # CD diagrams and ranks vs trials, per world and over all
     return out / "summary.md"
 
 

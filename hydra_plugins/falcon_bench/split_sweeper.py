@@ -6,8 +6,8 @@ configured split, then runs the cartesian product of all sweep values, as Hydra'
 
     python -m harness.run -m method=falcon,random 'target=glob(*)' 'seed=range(10)'
 
-runs every method on every target model of the split. It is built on Hydra's public plugin API (`Sweeper`,
-`Plugins`, `OverridesParser`) only.
+runs every method on every target model of the split (under leave-one-model-out, `split=lomo`, every model of the
+trace set). It is built on Hydra's public plugin API (`Sweeper`, `Plugins`, `OverridesParser`) only.
 """
 
 import fnmatch
@@ -75,10 +75,14 @@ class SplitSweeper(Sweeper):
                 exclude.append(part[len("exclude="):])
             elif part:
                 include.append(part)
-        targets = [t for t in self.config.split.target
+        # imported when used: Hydra imports every plugin at start-up, and harness.job imports much of the harness
+        from harness.job import split_targets
+
+        models = split_targets(self.config)
+        targets = [t for t in models
                    if any(fnmatch.fnmatch(t, p) for p in include or ["*"])
                    and not any(fnmatch.fnmatch(t, p) for p in exclude)]
         if not targets:
             raise OverrideParseException(argument, f"{argument!r} matches no target model of split "
-                                         f"{self.config.split.name!r}: {list(self.config.split.target)}")
+                                         f"{self.config.split.name!r}: {models}")
         return "target=" + ",".join(targets)
