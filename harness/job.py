@@ -21,6 +21,7 @@ import hashlib
 import importlib
 import importlib.metadata
 import json
+import os
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -125,14 +126,19 @@ def check_job(cfg: DictConfig) -> Job:
     return Job(cfg, traces, slo, searcher, job_identity(cfg, traces, slo, code_version(searcher)), folder)
 
 
+@functools.lru_cache(maxsize=None)  # a sweep checks every job of one results folder
 def check_writable(results_dir: Path) -> None:
-    """Refuse a results folder that is a file, or one that cannot be made or written here, before any work (a
-    temporary folder is made and removed in its nearest existing ancestor to find out)."""
+    """Refuse a results folder that is a file, or one that cannot be made or written here, before any work. A folder
+    that does not exist yet is probed with a temporary folder made and removed in its nearest existing ancestor."""
     existing = results_dir
     while not existing.exists():
         existing = existing.parent
     if not existing.is_dir():
         raise ConfigError(f"results_dir={results_dir}: {existing} is a file, not a folder")
+    if existing == results_dir:
+        if not os.access(results_dir, os.W_OK | os.X_OK):
+            raise ConfigError(f"results_dir={results_dir}: cannot write there")
+        return
     try:
         Path(tempfile.mkdtemp(prefix=".falcon-bench-check-", dir=existing)).rmdir()
     except OSError as e:

@@ -347,7 +347,7 @@ class Tune:
             trial = (confidence or {}).get("recommended_trial")
             recommendation = entries[trial - 1] if trial else None
         else:
-            recommendation = chosen
+            recommendation = chosen if chosen is not None and chosen["slo_met"] else None  # feasible
         summary = {
             "model": self.target, "model_ref": str(self.cfg.model), "backend": self.backend.name,
             "machine": self.backend.machine(), "space": self.space.to_dict(),
