@@ -46,13 +46,13 @@ class OperatorLatency:
         if len(tables) < 2:
             return None
         log_time = _pooled_shapes([ops for ops, _, _ in tables])
-        overhead = np.nanmean(np.vstack([lat - np.log(total) for _, total, lat in tables]), axis=0)
+        overhead = _column_mean([lat - np.log(total) for _, total, lat in tables])
         log_overhead = np.where(np.isnan(overhead), np.nanmean(overhead), overhead)
         errors = []
         for i, (ops, total, lat) in enumerate(tables):  # leave one out: predict each source from the others
             rest = [t for j, t in enumerate(tables) if j != i]
             model = cls(_pooled_shapes([o for o, _, _ in rest]),
-                        _nan_filled(np.nanmean(np.vstack([la - np.log(to) for _, to, la in rest]), axis=0)), 0.0)
+                        _nan_filled(_column_mean([la - np.log(to) for _, to, la in rest])), 0.0)
             first = int(np.nanargmin(np.abs(lat - np.nanmedian(lat))))
             shares = {op: float(np.exp(v[first])) / float(total[first]) for op, v in ops.items()
                       if np.isfinite(v[first])}
@@ -139,7 +139,16 @@ def _pooled_shapes(tables: Sequence[Mapping[str, np.ndarray]]) -> dict[str, np.n
         for op, v in ops.items():
             if np.isfinite(v).any():
                 shapes.setdefault(op, []).append(v - np.nanmean(v))
-    return {op: _nan_filled(np.nanmean(np.vstack(vs), axis=0)) for op, vs in sorted(shapes.items())}
+    return {op: _nan_filled(_column_mean(vs)) for op, vs in sorted(shapes.items())}
+
+
+def _column_mean(rows: list[np.ndarray]) -> np.ndarray:
+    """Per column, the mean of the rows' known (non-NaN) values, as numpy's nanmean; NaN (no warning) where none is
+    known."""
+    stacked = np.vstack(rows)
+    known = ~np.isnan(stacked)
+    counts = known.sum(axis=0)
+    return np.where(counts > 0, np.where(known, stacked, 0.0).sum(axis=0) / np.maximum(counts, 1), np.nan)
 
 
 def _nan_filled(v: np.ndarray) -> np.ndarray:

@@ -190,10 +190,10 @@ def _imputed(log_values: np.ndarray) -> np.ndarray:
     level = np.nanmedian(values, axis=1, keepdims=True)
     level = np.where(np.isnan(level), np.nanmedian(values), level)
     shape = values - level
-    with np.errstate(all="ignore"):
-        mean_shape = np.nanmean(np.where(np.isnan(shape), np.nan, shape), axis=0) \
-            if np.isfinite(shape).any() else np.zeros(values.shape[1])
-    mean_shape = np.where(np.isnan(mean_shape), 0.0, mean_shape)
+    known = np.isfinite(shape)
+    counts = known.sum(axis=0)
+    # the mean over the sources that have a value; 0 where none has (every source failed there)
+    mean_shape = np.where(counts > 0, np.where(known, shape, 0.0).sum(axis=0) / np.maximum(counts, 1), 0.0)
     return np.where(np.isnan(values), level + mean_shape[None, :], values)
 
 
