@@ -66,13 +66,47 @@ def scale_to_observed(prior: np.ndarray, idx: np.ndarray, y: np.ndarray) -> floa
     return max(float(p @ y) / denom, 0.0) if denom > 0 else 0.0
 
 
-class SourceMatrixSearcher(StatefulSearcher):
-    """A transfer searcher that learns from the source traces' normalised objectives; its state is plain JSON.
+class FeasibilityAware(Searcher):
+    """A baseline that, under an SLO with `slo="feasibility"`, uses the shared feasibility model
+    (`harness.feasibility`) learnt from the sources' measurements (`source_measurements_`, set by `fit` or
+    `set_state`): after `start`, `feasibility_` is that model under active constraints, else None (and the search is
+    the unconstrained one). It learns from every trial, and recommends the trial of highest objective x P(meets the
+    SLO) (`expected_best`). Subclasses set `slo` ("ignore" or "feasibility")."""
+
+    slo: str
+    source_measurements_: SourceMeasurements | None = None  # None: not fitted, no feasibility model
+
+    def start(self, space: SearchSpace, seed: int, budget: int) -> None:
+        super().start(space, seed, budget)
+        self.feasibility_ = (FeasibilityModel(self.source_measurements_, self.constraints_)
+                             if self.slo == "feasibility" and self.constraints_.active
+                             and self.source_measurements_ is not None else None)
+
+    def p_feasible(self) -> np.ndarray | None:
+        """Each configuration's probability of meeting the SLO (None without a feasibility model)."""
+        return None if self.feasibility_ is None else self.feasibility_.probability()
+
+    def proposable(self) -> np.ndarray:
+        """Untried configurations this search may propose (all without an SLO; `harness.feasibility.proposable`)."""
+        return proposable(self.feasibility_, self.untried(), first=not self.history_)
+
+    def recommend(self):
+        if self.feasibility_ is not None and self.history_:
+            return self.history_[expected_best(self.history_, self.feasibility_.probability())].config
+        return super().recommend()
+
+    def tell(self, obs) -> None:
+        super().tell(obs)
+        if self.feasibility_ is not None:
+            self.feasibility_.observe(obs.index, obs.metrics)
+
+
+class SourceMatrixSearcher(FeasibilityAware, StatefulSearcher):
+    """A transfer searcher that learns from the source traces' normalised objectives (and, for the feasibility
+    model, their measurements); its state is plain JSON.
 
     Subclasses implement `_fit(source, matrix)` (the source traces and their normalised objectives, models x
-    configurations), `_state()` and `_load_state(state)` for what they learned beyond the space, and set `slo`
-    ("ignore" or "feasibility"); after `start`, `feasibility_` is the feasibility model under active constraints
-    with slo="feasibility", else None (and the search is the unconstrained one).
+    configurations), `_state()` and `_load_state(state)` for what they learned beyond the space, and set `slo`.
     """
 
     @single_threaded()
@@ -92,12 +126,6 @@ class SourceMatrixSearcher(StatefulSearcher):
             raise ValueError(f"{self.name}: fitted on space {self.source_space_.name!r} but asked to search "
                              f"{space.name!r}; the knobs or their values differ")
         super().start(space, seed, budget)
-        self.feasibility_ = (FeasibilityModel(self.source_measurements_, self.constraints_)
-                             if self.slo == "feasibility" and self.constraints_.active else None)
-
-    def proposable(self) -> np.ndarray:
-        """Untried configurations this search may propose (all without an SLO; `harness.feasibility.proposable`)."""
-        return proposable(self.feasibility_, self.untried(), first=not self.history_)
 
     def modelled(self) -> tuple[np.ndarray, np.ndarray]:
         """The trials the objective is learned from (`observed`): under a feasibility model only those that met the
@@ -109,21 +137,6 @@ class SourceMatrixSearcher(StatefulSearcher):
             if met.any():
                 return idx[met], y[met]
         return idx, y
-
-    def p_feasible(self) -> np.ndarray | None:
-        """Each configuration's probability of meeting the SLO (None without a feasibility model)."""
-        return None if self.feasibility_ is None else self.feasibility_.probability()
-
-    def recommend(self):
-        """Under a feasibility model, the trial of highest objective x P(meets the SLO) (`expected_best`)."""
-        if self.feasibility_ is not None and self.history_:
-            return self.history_[expected_best(self.history_, self.feasibility_.probability())].config
-        return super().recommend()
-
-    def tell(self, obs) -> None:
-        super().tell(obs)
-        if self.feasibility_ is not None:
-            self.feasibility_.observe(obs.index, obs.metrics)
 
     def get_state(self) -> dict:
         """The fitted knowledge as JSON-able lists and numbers."""

@@ -10,12 +10,13 @@ random search.
 
 from __future__ import annotations
 
-from harness.feasibility import SLO_MODES, FeasibilityModel, SourceMeasurements, expected_best, proposable
+from baselines.common import FeasibilityAware
+from harness.feasibility import SLO_MODES, SourceMeasurements
 from harness.search import Knowledge, OneOf, StatefulSearcher
 from harness.space import Config
 
 
-class RandomSearch(StatefulSearcher):
+class RandomSearch(FeasibilityAware, StatefulSearcher):
     name = "random"
     parameter_constraints = {"slo": OneOf(SLO_MODES)}
 
@@ -38,21 +39,6 @@ class RandomSearch(StatefulSearcher):
     def start(self, space, seed, budget):
         super().start(space, seed, budget)
         self.phase_ = "explore"
-        self.feasibility_ = None
-        if self.slo == "feasibility" and self.constraints_.active and hasattr(self, "source_measurements_"):
-            self.feasibility_ = FeasibilityModel(self.source_measurements_, self.constraints_)
 
     def ask(self) -> Config:
-        return self.space_.config(int(self.rng_.choice(proposable(self.feasibility_, self.untried(),
-                                                                  first=not self.history_))))
-
-    def recommend(self) -> Config:
-        """Under a feasibility model, the trial of highest objective x P(meets the SLO) (`expected_best`)."""
-        if self.feasibility_ is not None and self.history_:
-            return self.history_[expected_best(self.history_, self.feasibility_.probability())].config
-        return super().recommend()
-
-    def tell(self, obs) -> None:
-        super().tell(obs)
-        if self.feasibility_ is not None:
-            self.feasibility_.observe(obs.index, obs.metrics)
+        return self.space_.config(int(self.rng_.choice(self.proposable())))

@@ -41,14 +41,21 @@ from syne_tune.optimizer.schedulers.searchers.bore import Bore
 from syne_tune.optimizer.schedulers.single_objective_scheduler import SingleObjectiveScheduler
 
 from baselines.peer_adapter import PeerAdapter, PeerExhausted
-from harness.syne_tune_mapping import syne_tune_space
+from harness.syne_tune_mapping import OBJECTIVE, syne_tune_space
 from harness.search import Interval, OneOf
 from harness.space import Config
 
 logging.getLogger("syne_tune").setLevel(logging.ERROR)
 
-METRIC = "objective"
 CLASSIFIERS = ("xgboost", "logreg", "rf", "mlp")  # Bore's choices
+
+
+def ask_scheduler(scheduler: AskTellScheduler):
+    """The next trial of a Syne Tune ask/tell scheduler and its configuration (PeerExhausted when it has none)."""
+    trial = scheduler.ask()
+    if trial.config is None:
+        raise PeerExhausted
+    return trial, dict(trial.config)
 
 
 class SyneTuneBO(PeerAdapter):
@@ -72,17 +79,14 @@ class SyneTuneBO(PeerAdapter):
         bore = Bore(space, random_seed=seed, classifier=self.classifier,
                     feval_acq=min(self.feval_acq, len(self.space_)), init_random=self.init_random, gamma=self.gamma,
                     random_prob=self.random_prob)
-        scheduler = SingleObjectiveScheduler(space, metric=METRIC, do_minimize=False, searcher=bore, random_seed=seed)
+        scheduler = SingleObjectiveScheduler(space, metric=OBJECTIVE, do_minimize=False, searcher=bore, random_seed=seed)
         self.scheduler_ = AskTellScheduler(base_scheduler=scheduler)
 
     def _propose(self):
-        trial = self.scheduler_.ask()
-        if trial.config is None:
-            raise PeerExhausted
-        return trial, dict(trial.config)
+        return ask_scheduler(self.scheduler_)
 
     def _observe(self, handle, objective: float) -> None:
-        self.scheduler_.tell(handle, {METRIC: float(objective)})
+        self.scheduler_.tell(handle, {OBJECTIVE: float(objective)})
 
     def _inject(self, config: Config):
         self.scheduler_.base_scheduler.searcher.points_to_evaluate.insert(0, dict(config))

@@ -45,6 +45,7 @@ from syne_tune.optimizer.schedulers.transfer_learning.quantile_based.quantile_ba
 from syne_tune.optimizer.schedulers.transfer_learning.zero_shot import ZeroShotTransfer
 
 from baselines.peer_adapter import PeerAdapter, PeerExhausted
+from baselines.syne_tune_bo import ask_scheduler
 from harness.search import Interval, Knowledge, OneOf, TransferSearcher
 from harness.space import Config
 from harness.surrogate import single_threaded
@@ -71,10 +72,7 @@ class SyneTuneTransfer(PeerAdapter, TransferSearcher):
         """The library's scheduler for this search, over the Syne Tune `space`, seeded with `seed`."""
 
     def _propose(self):
-        trial = self.scheduler_.ask()
-        if trial.config is None:
-            raise PeerExhausted
-        return trial, dict(trial.config)
+        return ask_scheduler(self.scheduler_)
 
     def _observe(self, handle, objective: float) -> None:
         if handle is not None:
