@@ -37,7 +37,7 @@ from joblib import Parallel, delayed
 from omegaconf import DictConfig, OmegaConf
 
 from harness.hpo.tuned_values import has_key, tuned_file
-from harness.job import compose_run, fit_searcher, make_searcher, replay_search
+from harness.job import compose_run, fit_searcher, leave_one_out, make_searcher, replay_search
 from harness.paths import trace_set_path
 from harness.results import atomic_write_text
 from harness.search import TransferSearcher
@@ -173,6 +173,9 @@ def check(methods: list[str], overrides: list[str], protocol: HPOProtocol, out: 
         raise TuningError("methods=[]: name at least one method")
     for method in methods:
         base = compose_run([f"method={method}", *overrides])
+        if leave_one_out(base.split):
+            raise TuningError(f"split={base.split.name} is leave-one-model-out: it names no source models to tune on "
+                              "(its runs use method defaults); tune on a split with sources, e.g. split=paper")
         protocol.check(len(base.split.source))
         params_of(base.method)
     limits, percentile = check_slo(base.constraints)

@@ -110,3 +110,10 @@ def test_the_study_runs_a_lomo_world_on_every_model_with_defaults(tmp_path):
     jobs = read_jobs(tmp_path / "results")
     assert sorted({j.job["target"] for j in jobs}) == sorted(models)
     assert {j.job["split"] for j in jobs} == {"lomo"}
+
+
+def test_hyperparameter_tuning_refuses_a_leave_one_out_split_with_one_line():
+    from harness.hpo.protocol import HPOProtocol, TuningError, check
+
+    with pytest.raises(TuningError, match="split=lomo is leave-one-model-out: it names no source models to tune on"):
+        check(["random"], ["split=lomo"], HPOProtocol())
